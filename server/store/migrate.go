@@ -1,0 +1,215 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// mysqlMigrationLock serialises Upgrade across servers sharing a MariaDB
+// (e.g. several replicas starting at once).
+const mysqlMigrationLock = "keymanager_migrate"
+
+// Upgrade brings the database to Barbican's head revision and applies
+// keymanager's additive steps. On a database the reference Barbican already
+// manages it only applies the Barbican revisions still missing; an unknown
+// revision is an error. MySQL DDL is not transactional: each statement
+// commits, and a failed step must be repaired by hand (see MIGRATIONS.md).
+func (db *DB) Upgrade(ctx context.Context) error {
+	return db.withMigrator(ctx, func(m *migrator) error {
+		rev, err := m.alembicRevision(ctx)
+		if err != nil {
+			return err
+		}
+		from, err := revisionIndex(rev)
+		if err != nil {
+			return err
+		}
+		if from < 0 {
+			exists, err := m.tableExists(ctx, "secrets")
+			if err != nil {
+				return err
+			}
+			if exists {
+				return fmt.Errorf("database has Barbican tables but no alembic_version: refusing to guess its schema")
+			}
+		}
+		for i := from + 1; i < len(barbicanSteps); i++ {
+			step := barbicanSteps[i]
+			stmts := step.stmts(db.dialect)
+			if i == 0 {
+				if ok, err := m.tableExists(ctx, "alembic_version"); err != nil {
+					return err
+				} else if !ok {
+					stmts = append([]string{alembicVersionTableSQL(db.dialect)}, stmts...)
+				}
+				stmts = append(stmts, "INSERT INTO alembic_version (version_num) VALUES ('"+step.revision+"')")
+			} else {
+				stmts = append(stmts, "UPDATE alembic_version SET version_num='"+step.revision+
+					"' WHERE version_num='"+barbicanSteps[i-1].revision+"'")
+			}
+			if err := m.run(ctx, stmts); err != nil {
+				return fmt.Errorf("apply Barbican revision %s: %w", step.revision, err)
+			}
+			db.log.InfoContext(ctx, "Applied Barbican schema revision", slog.String("revision", step.revision))
+		}
+		if err := db.upgradeKeymanager(ctx, m); err != nil {
+			return err
+		}
+		return db.refreshSchemaState(ctx)
+	})
+}
+
+func (db *DB) upgradeKeymanager(ctx context.Context, m *migrator) error {
+	if ok, err := m.tableExists(ctx, "keymanager_migrations"); err != nil {
+		return err
+	} else if !ok {
+		if err := m.run(ctx, []string{keymanagerMigrationsTableSQL(db.dialect)}); err != nil {
+			return fmt.Errorf("create keymanager_migrations: %w", err)
+		}
+	}
+	var applied []int
+	if err := m.g.WithContext(ctx).Raw("SELECT version FROM keymanager_migrations").Scan(&applied).Error; err != nil {
+		return fmt.Errorf("read keymanager_migrations: %w", classify(err))
+	}
+	done := map[int]bool{}
+	for _, v := range applied {
+		done[v] = true
+	}
+	for _, step := range keymanagerSteps {
+		if done[step.version] {
+			continue
+		}
+		stmts := append(step.stmts(db.dialect), fmt.Sprintf(
+			"INSERT INTO keymanager_migrations (version, applied_at) VALUES (%d, '%s')",
+			step.version, formatTime(time.Now())))
+		if err := m.run(ctx, stmts); err != nil {
+			return fmt.Errorf("apply keymanager migration %d (%s): %w", step.version, step.name, err)
+		}
+		db.log.InfoContext(ctx, "Applied keymanager schema step", slog.Int("version", step.version), slog.String("name", step.name))
+	}
+	return nil
+}
+
+// Current returns the Barbican alembic revision ("" for an empty database)
+// and the latest applied keymanager step (0 for none).
+func (db *DB) Current(ctx context.Context) (barbicanRevision string, keymanagerVersion int, err error) {
+	m := &migrator{dialect: db.dialect, g: db.reader}
+	barbicanRevision, err = m.alembicRevision(ctx)
+	if err != nil {
+		return "", 0, err
+	}
+	ok, err := m.tableExists(ctx, "keymanager_migrations")
+	if err != nil || !ok {
+		return barbicanRevision, 0, err
+	}
+	var v sql.NullInt64
+	if err := db.read(ctx).Raw("SELECT MAX(version) FROM keymanager_migrations").Scan(&v).Error; err != nil {
+		return "", 0, fmt.Errorf("read keymanager_migrations: %w", classify(err))
+	}
+	return barbicanRevision, int(v.Int64), nil
+}
+
+// migrator runs schema statements: on SQLite each step is one transaction
+// through the writer; on MySQL statements run on one connection holding a
+// named lock.
+type migrator struct {
+	dialect string
+	g       *gorm.DB
+	db      *DB
+}
+
+func (db *DB) withMigrator(ctx context.Context, fn func(m *migrator) error) (err error) {
+	if db.dialect == DialectSQLite {
+		return fn(&migrator{dialect: db.dialect, g: db.writer, db: db})
+	}
+	sqlDB, err := db.reader.DB()
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", classify(err))
+	}
+	defer func() { err = errors.Join(err, conn.Close()) }()
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 300)", mysqlMigrationLock).Scan(&got); err != nil {
+		return fmt.Errorf("migrate: take lock: %w", classify(err))
+	}
+	if got.Int64 != 1 {
+		return fmt.Errorf("migrate: another server holds the migration lock: %w", ErrUnavailable)
+	}
+	defer func() {
+		_, rerr := conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", mysqlMigrationLock)
+		err = errors.Join(err, rerr)
+	}()
+	// A Context forces gorm to clone the Statement, so setting ConnPool
+	// below does not leak into db.reader.
+	g := db.reader.Session(&gorm.Session{NewDB: true, Context: ctx})
+	g.Statement.ConnPool = conn
+	return fn(&migrator{dialect: db.dialect, g: g, db: db})
+}
+
+func (m *migrator) run(ctx context.Context, stmts []string) error {
+	if m.dialect == DialectSQLite {
+		return m.db.Write(ctx, func(tx *gorm.DB) error {
+			for _, s := range stmts {
+				if err := tx.Exec(s).Error; err != nil {
+					return fmt.Errorf("%s: %w", firstLine(s), err)
+				}
+			}
+			return nil
+		})
+	}
+	for _, s := range stmts {
+		if err := m.g.WithContext(ctx).Exec(s).Error; err != nil {
+			return fmt.Errorf("%s: %w", firstLine(s), classify(err))
+		}
+	}
+	return nil
+}
+
+func (m *migrator) tableExists(ctx context.Context, name string) (bool, error) {
+	var n int64
+	q := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+	if m.dialect == DialectMySQL {
+		q = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?"
+	}
+	if err := m.g.WithContext(ctx).Raw(q, name).Scan(&n).Error; err != nil {
+		return false, fmt.Errorf("look up table %s: %w", name, classify(err))
+	}
+	return n > 0, nil
+}
+
+func (m *migrator) alembicRevision(ctx context.Context) (string, error) {
+	ok, err := m.tableExists(ctx, "alembic_version")
+	if err != nil || !ok {
+		return "", err
+	}
+	var revs []string
+	if err := m.g.WithContext(ctx).Raw("SELECT version_num FROM alembic_version").Scan(&revs).Error; err != nil {
+		return "", fmt.Errorf("read alembic_version: %w", classify(err))
+	}
+	switch len(revs) {
+	case 0:
+		return "", nil
+	case 1:
+		return revs[0], nil
+	default:
+		return "", fmt.Errorf("alembic_version holds %d revisions (branched history is not supported)", len(revs))
+	}
+}
+
+func firstLine(s string) string {
+	for i, c := range s {
+		if c == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}

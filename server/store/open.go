@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	gormmysql "gorm.io/driver/mysql"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+)
+
+// sqliteBusyTimeout bounds how long a connection waits for a lock held by
+// another process (e.g. a reference Barbican on the same file) before the
+// request fails with ErrUnavailable.
+const sqliteBusyTimeout = 5 * time.Second
+
+func sqliteDSN(path string, params url.Values) string {
+	return "file:" + path + "?" + params.Encode()
+}
+
+func (db *DB) openSQLite(ctx context.Context, t target, opts Options) error {
+	sync := strings.ToUpper(opts.SQLiteSynchronous)
+	if sync != "FULL" && sync != "NORMAL" {
+		return fmt.Errorf("open %s: SQLiteSynchronous must be FULL or NORMAL, not %q", t.redacted, opts.SQLiteSynchronous)
+	}
+	common := url.Values{}
+	common.Set("_foreign_keys", "1")
+	common.Set("_busy_timeout", fmt.Sprint(sqliteBusyTimeout.Milliseconds()))
+
+	memory := t.path == ":memory:"
+	w := url.Values{}
+	for k, v := range common {
+		w[k] = v
+	}
+	// BEGIN IMMEDIATE takes the write lock up front, so a batch never fails
+	// half-way on a lock upgrade when another process writes too.
+	w.Set("_txlock", "immediate")
+	w.Set("_synchronous", sync)
+	path := t.path
+	if memory {
+		// One connection serves reads and writes: separate connections to
+		// ":memory:" would be separate databases.
+		path = ":memory:"
+	} else {
+		w.Set("_journal_mode", "WAL")
+	}
+	writerSQL, err := sql.Open("sqlite3", sqliteDSN(path, w))
+	if err != nil {
+		return fmt.Errorf("open %s: %w", t.redacted, err)
+	}
+	db.sqlDBs = append(db.sqlDBs, writerSQL)
+	writerSQL.SetMaxOpenConns(1)
+	writerSQL.SetMaxIdleConns(1)
+	writerSQL.SetConnMaxLifetime(0)
+	writerSQL.SetConnMaxIdleTime(0)
+	if err := writerSQL.PingContext(ctx); err != nil {
+		return fmt.Errorf("open %s: %w", t.redacted, classify(err))
+	}
+	// Each write runs in a savepoint, and SQLite keeps savepoint journals in
+	// temporary files unless told otherwise; memory is much cheaper. The
+	// writer's single connection is never recycled, so the pragma sticks.
+	if _, err := writerSQL.ExecContext(ctx, "PRAGMA temp_store = MEMORY"); err != nil {
+		return fmt.Errorf("open %s: %w", t.redacted, classify(err))
+	}
+	writer, err := gorm.Open(sqlite.Dialector{Conn: writerSQL}, gormConfig())
+	if err != nil {
+		return fmt.Errorf("open %s: %w", t.redacted, err)
+	}
+	db.writer = writer
+	db.reader = writer
+	if !memory {
+		r := url.Values{}
+		for k, v := range common {
+			r[k] = v
+		}
+		// Readers never write; query_only turns a mistake into an error
+		// instead of a second writer that bypasses group commit.
+		r.Set("_query_only", "1")
+		readerSQL, err := sql.Open("sqlite3", sqliteDSN(path, r))
+		if err != nil {
+			return fmt.Errorf("open %s: %w", t.redacted, err)
+		}
+		db.sqlDBs = append(db.sqlDBs, readerSQL)
+		readerSQL.SetMaxOpenConns(opts.MaxOpenConns)
+		readerSQL.SetMaxIdleConns(opts.MaxOpenConns)
+		readerSQL.SetConnMaxIdleTime(0)
+		reader, err := gorm.Open(sqlite.Dialector{Conn: readerSQL}, gormConfig())
+		if err != nil {
+			return fmt.Errorf("open %s: %w", t.redacted, err)
+		}
+		db.reader = reader
+	}
+	db.gc = newGroupCommitter(writer, opts.MaxBatch, db.log)
+	return nil
+}
+
+func (db *DB) openMySQL(ctx context.Context, t target, opts Options) error {
+	connector, err := mysql.NewConnector(t.mysql)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", t.redacted, err)
+	}
+	sqlDB := sql.OpenDB(connector)
+	db.sqlDBs = append(db.sqlDBs, sqlDB)
+	sqlDB.SetMaxOpenConns(opts.MaxOpenConns)
+	sqlDB.SetMaxIdleConns(opts.MaxOpenConns)
+	// Below MariaDB's default wait_timeout, so idle connections are recycled
+	// by us rather than cut by the server.
+	sqlDB.SetConnMaxLifetime(time.Hour)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("open %s: %w", t.redacted, classify(err))
+	}
+	g, err := gorm.Open(gormmysql.New(gormmysql.Config{Conn: sqlDB, SkipInitializeWithVersion: true}), gormConfig())
+	if err != nil {
+		return fmt.Errorf("open %s: %w", t.redacted, err)
+	}
+	db.reader = g
+	return nil
+}

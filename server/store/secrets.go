@@ -1,0 +1,215 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// ACL is a secret's 'read' access rule with its user list.
+type ACL struct {
+	ID            string
+	ProjectAccess bool
+	Users         []string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// SecretView is a secret with what the API renders alongside it.
+type SecretView struct {
+	Secret
+	ProjectExternalID string
+	// ContentType is the secret_store_metadata content_type, else the first
+	// encrypted_data content_type; "" when the secret has no payload.
+	ContentType string
+	// HasPayload is true when the secret has encrypted_data or
+	// secret_store_metadata rows.
+	HasPayload bool
+	// ReadACL is nil when the secret has no 'read' ACL row.
+	ReadACL *ACL
+	// Consumers are the non-deleted consumers ordered by created_at, loaded
+	// only on request.
+	Consumers []SecretConsumerMetadatum
+	// Data is the first non-deleted encrypted_data row and KEK its kek_data
+	// row, loaded only with LoadOptions.Payload.
+	Data *EncryptedDatum
+	KEK  *KEKDatum
+}
+
+// LoadOptions select the optional parts of a SecretView.
+type LoadOptions struct {
+	Consumers bool
+	Payload   bool
+}
+
+// secretRow is a secrets row joined with its project's external id.
+type secretRow struct {
+	Secret
+	ProjectExternalID string `gorm:"column:project_external_id"`
+}
+
+const secretColumns = "s.id, s.created_at, s.updated_at, s.deleted_at, s.deleted, s.status, s.name, " +
+	"s.secret_type, s.expiration, s.algorithm, s.bit_length, s.mode, s.creator_id, s.project_id, " +
+	"p.external_id AS project_external_id"
+
+// Secret returns a live secret by id in any project (spec §2.6): not deleted
+// and not expired at now. It costs two queries, three with o.Payload.
+func (db *DB) Secret(ctx context.Context, id string, now time.Time, o LoadOptions) (*SecretView, error) {
+	var rows []secretRow
+	err := db.read(ctx).Raw("SELECT "+secretColumns+" FROM secrets s JOIN projects p ON p.id = s.project_id "+
+		"WHERE s.id = ? AND s.deleted = 0 AND (s.expiration IS NULL OR s.expiration > ?)", id, formatTime(now)).
+		Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("look up secret: %w", classify(err))
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("secret: %w", ErrNotFound)
+	}
+	views := []SecretView{{Secret: rows[0].Secret, ProjectExternalID: rows[0].ProjectExternalID}}
+	if err := db.loadSecretDetails(ctx, views, o.Consumers); err != nil {
+		return nil, err
+	}
+	v := &views[0]
+	if o.Payload {
+		if err := db.loadPayload(ctx, v); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+// payloadRow is an encrypted_data row joined with its kek_data row.
+type payloadRow struct {
+	Data EncryptedDatum `gorm:"embedded;embeddedPrefix:e_"`
+	KEK  KEKDatum       `gorm:"embedded;embeddedPrefix:k_"`
+}
+
+var payloadColumns = prefixedColumns("e", "id", "created_at", "updated_at", "deleted_at", "deleted", "status",
+	"content_type", "secret_id", "kek_id", "cypher_text", "kek_meta_extended") + ", " +
+	prefixedColumns("k", "id", "created_at", "updated_at", "deleted_at", "deleted", "status", "plugin_name",
+		"kek_label", "project_id", "active", "bind_completed", "algorithm", "bit_length", "mode", "plugin_meta")
+
+func prefixedColumns(alias string, cols ...string) string {
+	s := ""
+	for i, c := range cols {
+		if i > 0 {
+			s += ", "
+		}
+		s += alias + "." + c + " AS " + alias + "_" + c
+	}
+	return s
+}
+
+func (db *DB) loadPayload(ctx context.Context, v *SecretView) error {
+	var rows []payloadRow
+	err := db.read(ctx).Raw("SELECT "+payloadColumns+" FROM encrypted_data e JOIN kek_data k ON k.id = e.kek_id "+
+		"WHERE e.secret_id = ? AND e.deleted = 0 ORDER BY e.created_at, e.id LIMIT 1", v.ID).Scan(&rows).Error
+	if err != nil {
+		return fmt.Errorf("load secret payload: %w", classify(err))
+	}
+	if len(rows) > 0 {
+		v.Data, v.KEK = &rows[0].Data, &rows[0].KEK
+	}
+	return nil
+}
+
+// CreateSecret inserts s (ID, timestamps and status ACTIVE filled when
+// empty) and, when data is not nil, its encrypted_data row and one
+// secret_store_metadata row per storeMeta entry.
+func CreateSecret(tx *gorm.DB, s *Secret, data *EncryptedDatum, storeMeta map[string]string) error {
+	now := dbTime(tx, time.Now())
+	s.init(now, StatusActive)
+	if s.SecretType == "" {
+		s.SecretType = "opaque"
+	}
+	if err := tx.Create(s).Error; err != nil {
+		return fmt.Errorf("create secret: %w", classify(err))
+	}
+	if data == nil && len(storeMeta) == 0 {
+		return nil
+	}
+	return insertPayload(tx, s.ID, data, storeMeta, s.CreatedAt)
+}
+
+func insertPayload(tx *gorm.DB, secretID string, data *EncryptedDatum, storeMeta map[string]string, now time.Time) error {
+	if data != nil {
+		data.SecretID = secretID
+		data.init(now, StatusActive)
+		if err := tx.Create(data).Error; err != nil {
+			return fmt.Errorf("create encrypted data: %w", classify(err))
+		}
+	}
+	if len(storeMeta) == 0 {
+		return nil
+	}
+	rows := make([]SecretStoreMetadatum, 0, len(storeMeta))
+	for k, v := range storeMeta {
+		m := SecretStoreMetadatum{Key: k, Value: v, SecretID: secretID}
+		m.init(now, StatusActive)
+		rows = append(rows, m)
+	}
+	if err := tx.Create(&rows).Error; err != nil {
+		return fmt.Errorf("create secret store metadata: %w", classify(err))
+	}
+	return nil
+}
+
+// AddSecretPayload stores the payload of a metadata-only secret and bumps
+// its updated_at. ErrConflict if the secret already has a payload,
+// ErrNotFound if it is missing or deleted.
+func AddSecretPayload(tx *gorm.DB, secretID string, data *EncryptedDatum, storeMeta map[string]string, now time.Time) error {
+	now = dbTime(tx, now)
+	var n int64
+	err := tx.Raw("SELECT (SELECT COUNT(*) FROM encrypted_data WHERE secret_id = ? AND deleted = 0) + "+
+		"(SELECT COUNT(*) FROM secret_store_metadata WHERE secret_id = ? AND deleted = 0)", secretID, secretID).
+		Scan(&n).Error
+	if err != nil {
+		return fmt.Errorf("check secret payload: %w", classify(err))
+	}
+	if n > 0 {
+		return fmt.Errorf("secret already has a payload: %w", ErrConflict)
+	}
+	res := tx.Exec("UPDATE secrets SET updated_at = ? WHERE id = ? AND deleted = 0", formatTime(now), secretID)
+	if res.Error != nil {
+		return fmt.Errorf("update secret: %w", classify(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("secret: %w", ErrNotFound)
+	}
+	return insertPayload(tx, secretID, data, storeMeta, now)
+}
+
+// DeleteSecret soft-deletes a secret with the cascade of spec §6.3: store
+// metadata, user metadata, encrypted data and container links are
+// soft-deleted, ACLs and their users hard-deleted, consumers soft-deleted.
+// ErrNotFound if the secret does not exist or is already deleted.
+func DeleteSecret(tx *gorm.DB, secretID string, now time.Time) error {
+	ts := formatTime(dbTime(tx, now))
+	res := tx.Exec("UPDATE secrets SET deleted = 1, deleted_at = ?, updated_at = ? WHERE id = ? AND deleted = 0",
+		ts, ts, secretID)
+	if res.Error != nil {
+		return fmt.Errorf("delete secret: %w", classify(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("secret: %w", ErrNotFound)
+	}
+	for _, table := range []string{"secret_store_metadata", "secret_user_metadata", "encrypted_data",
+		"container_secret", "secret_consumer_metadata"} {
+		err := tx.Exec("UPDATE "+table+" SET deleted = 1, deleted_at = ?, updated_at = ? "+
+			"WHERE secret_id = ? AND deleted = 0", ts, ts, secretID).Error
+		if err != nil {
+			return fmt.Errorf("delete secret: cascade to %s: %w", table, classify(err))
+		}
+	}
+	err := tx.Exec("DELETE FROM secret_acl_users WHERE acl_id IN (SELECT id FROM secret_acls WHERE secret_id = ?)",
+		secretID).Error
+	if err != nil {
+		return fmt.Errorf("delete secret: ACL users: %w", classify(err))
+	}
+	if err := tx.Exec("DELETE FROM secret_acls WHERE secret_id = ?", secretID).Error; err != nil {
+		return fmt.Errorf("delete secret: ACLs: %w", classify(err))
+	}
+	return nil
+}

@@ -1,0 +1,169 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// TimeFilter compares a timestamp column: Op is "eq", "gt", "gte", "lt" or
+// "lte".
+type TimeFilter struct {
+	Op    string
+	Value time.Time
+}
+
+// SortKey orders a secret list by a secrets column: name, algorithm,
+// bit_length, created_at, expiration, mode, secret_type, status, updated_at.
+type SortKey struct {
+	Column string
+	Desc   bool
+}
+
+// SecretQuery selects a page of live secrets (spec §4.2 list).
+type SecretQuery struct {
+	ProjectID string // internal projects.id (required unless ACLUserID is set)
+	ACLUserID string // acl_only: secrets whose read ACL lists this user, in any project
+
+	Name, Algorithm, Mode string // SQL LIKE patterns as given ("" = no filter)
+	BitLength             int    // > 0 filters
+	SecretType            string
+
+	Created, Updated, Expiration []TimeFilter
+
+	Sort          []SortKey // empty = created_at ASC; id ASC is always the final tiebreak
+	Offset, Limit int       // Limit <= 0 = no limit
+	Now           time.Time
+	Consumers     bool // load consumers for the page (one query for the whole page)
+}
+
+var sortColumns = map[string]bool{
+	"name": true, "algorithm": true, "bit_length": true, "created_at": true, "expiration": true,
+	"mode": true, "secret_type": true, "status": true, "updated_at": true,
+}
+
+var timeOps = map[string]string{"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+// ListSecrets returns a page of live secrets (not deleted, expiration NULL
+// or after q.Now) and the total matching. The page, the total and the
+// page's details cost three queries; the unfiltered project total reads the
+// counter table instead of counting rows (see MIGRATIONS.md).
+func (db *DB) ListSecrets(ctx context.Context, q SecretQuery) (page []SecretView, total int, err error) {
+	from := "secrets s JOIN projects p ON p.id = s.project_id"
+	where := []string{"s.deleted = 0", "(s.expiration IS NULL OR s.expiration > ?)"}
+	args := []any{formatTime(q.Now)}
+	filtered := false
+	add := func(cond string, arg any) {
+		where = append(where, cond)
+		args = append(args, arg)
+		filtered = true
+	}
+	switch {
+	case q.ACLUserID != "":
+		from += " JOIN secret_acls a ON a.secret_id = s.id AND a.operation = 'read'" +
+			" JOIN secret_acl_users u ON u.acl_id = a.id"
+		add("u.user_id = ?", q.ACLUserID)
+	case q.ProjectID != "":
+		where = append(where, "s.project_id = ?")
+		args = append(args, q.ProjectID)
+	default:
+		return nil, 0, fmt.Errorf("list secrets: neither project nor ACL user given")
+	}
+	if q.Name != "" {
+		add("s.name LIKE ?", q.Name)
+	}
+	if q.Algorithm != "" {
+		add("s.algorithm LIKE ?", q.Algorithm)
+	}
+	if q.Mode != "" {
+		add("s.mode LIKE ?", q.Mode)
+	}
+	if q.BitLength > 0 {
+		add("s.bit_length = ?", q.BitLength)
+	}
+	if q.SecretType != "" {
+		add("s.secret_type = ?", q.SecretType)
+	}
+	for _, tf := range []struct {
+		column  string
+		filters []TimeFilter
+	}{{"created_at", q.Created}, {"updated_at", q.Updated}, {"expiration", q.Expiration}} {
+		for _, f := range tf.filters {
+			op, ok := timeOps[f.Op]
+			if !ok {
+				return nil, 0, fmt.Errorf("list secrets: unknown time filter operator %q", f.Op)
+			}
+			add("s."+tf.column+" "+op+" ?", formatTime(f.Value))
+		}
+	}
+	order := make([]string, 0, len(q.Sort)+2)
+	for _, k := range q.Sort {
+		if !sortColumns[k.Column] {
+			return nil, 0, fmt.Errorf("list secrets: unknown sort column %q", k.Column)
+		}
+		dir := " ASC"
+		if k.Desc {
+			dir = " DESC"
+		}
+		order = append(order, "s."+k.Column+dir)
+	}
+	if len(order) == 0 {
+		order = append(order, "s.created_at ASC")
+	}
+	order = append(order, "s.id ASC")
+	limit := q.Limit
+	if limit <= 0 {
+		limit = math.MaxInt32
+	}
+	offset := max(q.Offset, 0)
+
+	whereSQL := strings.Join(where, " AND ")
+	var rows []secretRow
+	err = db.read(ctx).Raw("SELECT "+secretColumns+" FROM "+from+" WHERE "+whereSQL+
+		" ORDER BY "+strings.Join(order, ", ")+" LIMIT ? OFFSET ?", append(args, limit, offset)...).
+		Scan(&rows).Error
+	if err != nil {
+		return nil, 0, fmt.Errorf("list secrets: %w", classify(err))
+	}
+	if filtered || q.ACLUserID != "" || !db.counterReady.Load() {
+		total, err = db.countSecrets(ctx, from, whereSQL, args)
+	} else {
+		total, err = db.projectSecretTotal(ctx, q.ProjectID, q.Now)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	page = make([]SecretView, len(rows))
+	for i, r := range rows {
+		page[i] = SecretView{Secret: r.Secret, ProjectExternalID: r.ProjectExternalID}
+	}
+	if err := db.loadSecretDetails(ctx, page, q.Consumers); err != nil {
+		return nil, 0, err
+	}
+	return page, total, nil
+}
+
+func (db *DB) countSecrets(ctx context.Context, from, where string, args []any) (int, error) {
+	var n int64
+	if err := db.read(ctx).Raw("SELECT COUNT(*) FROM "+from+" WHERE "+where, args...).Scan(&n).Error; err != nil {
+		return 0, fmt.Errorf("count secrets: %w", classify(err))
+	}
+	return int(n), nil
+}
+
+// projectSecretTotal is the number of live secrets of a project without
+// scanning them: the trigger-maintained count of non-deleted secrets minus
+// the non-deleted ones already expired (a range on the expiration index that
+// touches only expired rows).
+func (db *DB) projectSecretTotal(ctx context.Context, projectID string, now time.Time) (int, error) {
+	var n int64
+	err := db.read(ctx).Raw("SELECT COALESCE((SELECT live FROM "+countsTable+" WHERE project_id = ?), 0) - "+
+		"(SELECT COUNT(*) FROM secrets WHERE project_id = ? AND deleted = 0 AND expiration <= ?)",
+		projectID, projectID, formatTime(now)).Scan(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("count project secrets: %w", classify(err))
+	}
+	return int(n), nil
+}

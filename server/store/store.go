@@ -1,0 +1,203 @@
+// Package store is keymanager's persistence layer: gorm models with the
+// reference Barbican's table and column names, versioned migrations that
+// produce (or take over) Barbican's schema, a durable write path with group
+// commit on SQLite, and the repository functions the API codes against.
+//
+// Reads are methods on *DB and use the reader pool. Writes are package-level
+// functions that take the *gorm.DB handed to a DB.Write callback; the store
+// holds no business rules.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Sentinel errors callers branch on.
+var (
+	// ErrNotFound means the row does not exist, is soft-deleted or (secrets)
+	// has expired.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a uniqueness rule was violated.
+	ErrConflict = errors.New("conflict")
+	// ErrUnavailable means the database cannot serve the request right now
+	// (connection refused, pool exhausted, lock timeouts); the API answers 503.
+	ErrUnavailable = errors.New("database unavailable")
+	// ErrClosed is returned by Write after Close.
+	ErrClosed = errors.New("store closed")
+)
+
+// Dialect names returned by DB.Dialect.
+const (
+	DialectSQLite = "sqlite"
+	DialectMySQL  = "mysql"
+)
+
+// NewID returns a new random (version 4) UUID string, Barbican's id format.
+func NewID() string {
+	return uuid.NewString()
+}
+
+// Options tune Open. The zero value is a good default.
+type Options struct {
+	// MaxOpenConns is the MariaDB pool size or the SQLite reader pool size.
+	// Default 2*GOMAXPROCS+2.
+	MaxOpenConns int
+	// SQLiteSynchronous is "FULL" (default: every acknowledged write survives
+	// power loss) or "NORMAL" (survives process crashes only).
+	SQLiteSynchronous string
+	// MaxBatch caps the writes grouped into one SQLite commit. Default 128.
+	MaxBatch int
+	// Logger receives operational messages; nil discards them.
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.MaxOpenConns <= 0 {
+		o.MaxOpenConns = 2*runtime.GOMAXPROCS(0) + 2
+	}
+	if o.SQLiteSynchronous == "" {
+		o.SQLiteSynchronous = "FULL"
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 128
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// DB is an open keymanager database.
+type DB struct {
+	dialect string
+	url     string // redacted, for messages
+	log     *slog.Logger
+
+	// reader serves reads. On MySQL it is also the writer; on SQLite it is a
+	// separate pool of read-only connections.
+	reader *gorm.DB
+	// writer is the dedicated SQLite writer connection (nil on MySQL).
+	writer *gorm.DB
+	sqlDBs []*sql.DB
+
+	gc *groupCommitter // SQLite only
+
+	projects sync.Map // external id -> internal id
+
+	// counterReady is true once keymanager_project_secret_counts exists;
+	// before that (a database not yet upgraded) totals are counted by scan.
+	counterReady atomic.Bool
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Dialect returns "sqlite" or "mysql".
+func (db *DB) Dialect() string { return db.dialect }
+
+// String returns the redacted database URL.
+func (db *DB) String() string { return db.url }
+
+// Open connects to the database named by url: "sqlite:///abs/path.db" (four
+// slashes, as in barbican.conf, also work), "sqlite:///:memory:", a bare file
+// path, "mysql://user:pass@host:port/db?charset=utf8" or Barbican's
+// "mysql+pymysql://…" form. It does not migrate; call Upgrade.
+func Open(ctx context.Context, url string, opts Options) (*DB, error) {
+	opts.setDefaults()
+	target, err := parseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{dialect: target.dialect, url: target.redacted, log: opts.Logger}
+	switch target.dialect {
+	case DialectSQLite:
+		err = db.openSQLite(ctx, target, opts)
+	default:
+		err = db.openMySQL(ctx, target, opts)
+	}
+	if err != nil {
+		_ = db.closeConns()
+		return nil, err
+	}
+	if err := db.refreshSchemaState(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// gormConfig keeps gorm quiet: its logger would print SQL parameters, and
+// parameters carry ciphertext and metadata. Transactions are ours.
+func gormConfig() *gorm.Config {
+	return &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		DisableAutomaticPing:   true,
+		// Statements are prepared once per connection and reused: on SQLite parsing is a large share of a
+		// point query's cost.
+		PrepareStmt: true,
+	}
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	sqlDB, err := db.reader.DB()
+	if err != nil {
+		return fmt.Errorf("ping %s: %w", db.url, err)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping %s: %w", db.url, classify(err))
+	}
+	return nil
+}
+
+// Close stops the writer (failing writes still queued with ErrClosed) and
+// closes all connections.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		if db.gc != nil {
+			db.gc.close()
+		}
+		db.closeErr = db.closeConns()
+	})
+	return db.closeErr
+}
+
+func (db *DB) closeConns() error {
+	var errs []error
+	for _, s := range db.sqlDBs {
+		if err := s.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close %s: %w", db.url, err)
+	}
+	return nil
+}
+
+// read returns the reader handle bound to ctx.
+func (db *DB) read(ctx context.Context) *gorm.DB {
+	return db.reader.WithContext(ctx)
+}
+
+// refreshSchemaState records which optional keymanager tables exist.
+func (db *DB) refreshSchemaState(ctx context.Context) error {
+	m := &migrator{dialect: db.dialect, g: db.reader}
+	ok, err := m.tableExists(ctx, countsTable)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", db.url, err)
+	}
+	db.counterReady.Store(ok)
+	return nil
+}

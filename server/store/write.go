@@ -1,0 +1,240 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"gorm.io/gorm"
+)
+
+// mysqlWriteAttempts bounds how often a MariaDB transaction is re-run after a
+// deadlock or lock-wait timeout.
+const mysqlWriteAttempts = 4
+
+// Write runs fn in a write transaction and returns only after the transaction
+// is durably committed (or failed). fn may run more than once on MariaDB
+// (deadlock retry), so it must not have side effects outside tx.
+//
+// On SQLite, concurrent calls are grouped into one transaction, each fn in its
+// own SAVEPOINT: a failing fn is rolled back alone and gets its own error,
+// and a failed COMMIT fails every fn of the batch. ctx is honoured while the
+// call waits to be scheduled; once fn has run, Write waits for the outcome.
+func (db *DB) Write(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	if db.gc != nil {
+		return db.gc.write(ctx, fn)
+	}
+	var err error
+	for attempt := 1; attempt <= mysqlWriteAttempts; attempt++ {
+		err = db.reader.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return callSafely(fn, tx) })
+		if err == nil || !isRetryable(err) || ctx.Err() != nil {
+			break
+		}
+		db.log.DebugContext(ctx, "Retrying transaction after lock conflict", slog.Int("attempt", attempt))
+	}
+	return classify(err)
+}
+
+// Request states: the caller and the writer race to move a queued request to
+// cancelled or running; whoever wins decides whether fn runs.
+const (
+	reqQueued int32 = iota
+	reqRunning
+	reqCancelled
+)
+
+type writeReq struct {
+	ctx   context.Context
+	fn    func(tx *gorm.DB) error
+	state atomic.Int32
+	done  chan error // buffered(1)
+}
+
+// groupCommitter owns the single SQLite writer connection.
+type groupCommitter struct {
+	db       *gorm.DB
+	maxBatch int
+	log      *slog.Logger
+
+	queue   chan *writeReq
+	closing chan struct{}
+	stopped chan struct{}
+	once    sync.Once
+}
+
+func newGroupCommitter(db *gorm.DB, maxBatch int, log *slog.Logger) *groupCommitter {
+	gc := &groupCommitter{
+		db:       db,
+		maxBatch: maxBatch,
+		log:      log,
+		queue:    make(chan *writeReq, 4*maxBatch),
+		closing:  make(chan struct{}),
+		stopped:  make(chan struct{}),
+	}
+	go gc.run()
+	return gc
+}
+
+func (gc *groupCommitter) write(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case <-gc.closing:
+		return ErrClosed
+	default:
+	}
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case gc.queue <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-gc.closing:
+		return ErrClosed
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		if req.state.CompareAndSwap(reqQueued, reqCancelled) {
+			return ctx.Err()
+		}
+		// fn already runs inside a batch: its fate is the batch's.
+		return <-req.done
+	case <-gc.stopped:
+		// Enqueued while Close ran: the writer is gone and cannot answer.
+		if req.state.CompareAndSwap(reqQueued, reqCancelled) {
+			return ErrClosed
+		}
+		return <-req.done
+	}
+}
+
+func (gc *groupCommitter) close() {
+	gc.once.Do(func() { close(gc.closing) })
+	<-gc.stopped
+}
+
+func (gc *groupCommitter) run() {
+	defer close(gc.stopped)
+	batch := make([]*writeReq, 0, gc.maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case req := <-gc.queue:
+			batch = append(batch, req)
+		case <-gc.closing:
+			gc.drain()
+			return
+		}
+		// Whatever queued up while the previous commit was syncing joins
+		// this batch; nothing waits for more to arrive.
+	fill:
+		for len(batch) < gc.maxBatch {
+			select {
+			case req := <-gc.queue:
+				batch = append(batch, req)
+			default:
+				break fill
+			}
+		}
+		gc.commit(batch)
+	}
+}
+
+// drain fails requests still queued at close.
+func (gc *groupCommitter) drain() {
+	for {
+		select {
+		case req := <-gc.queue:
+			req.done <- ErrClosed
+		default:
+			return
+		}
+	}
+}
+
+// commit runs one batch. Every request in batch receives exactly one result.
+func (gc *groupCommitter) commit(batch []*writeReq) {
+	running := batch[:0:0]
+	for _, req := range batch {
+		if req.state.CompareAndSwap(reqQueued, reqRunning) {
+			running = append(running, req)
+		}
+		// Cancelled requests have already returned to their callers.
+	}
+	if len(running) == 0 {
+		return
+	}
+	results := make([]error, len(running))
+	tx := gc.db.Session(&gorm.Session{NewDB: true, Context: context.Background()}).Begin()
+	if tx.Error != nil {
+		err := fmt.Errorf("begin write transaction: %w", classify(tx.Error))
+		for _, req := range running {
+			req.done <- err
+		}
+		return
+	}
+	broken := error(nil)
+	for i, req := range running {
+		if broken != nil {
+			results[i] = broken
+			continue
+		}
+		results[i], broken = gc.runOne(tx, req)
+	}
+	var commitErr error
+	if broken != nil {
+		_ = tx.Rollback().Error
+		commitErr = broken
+	} else if err := tx.Commit().Error; err != nil {
+		commitErr = fmt.Errorf("commit write transaction: %w", classify(err))
+		gc.log.Error("Write batch commit failed", slog.Int("writes", len(running)), slog.Any("error", err))
+	}
+	for i, req := range running {
+		if commitErr != nil && results[i] == nil {
+			results[i] = commitErr
+		}
+		req.done <- results[i]
+	}
+}
+
+// runOne runs one fn inside its savepoint. It returns fn's own error, and a
+// non-nil broken error when the enclosing transaction can no longer be
+// trusted (the savepoint could not be rolled back or released).
+func (gc *groupCommitter) runOne(tx *gorm.DB, req *writeReq) (fnErr, broken error) {
+	const sp = "km_write"
+	if err := tx.Exec("SAVEPOINT " + sp).Error; err != nil {
+		err = fmt.Errorf("write savepoint: %w", classify(err))
+		return err, err
+	}
+	// fn must not be cut short by its caller's cancellation: interrupting a
+	// statement can roll back the whole shared transaction.
+	fnTx := tx.Session(&gorm.Session{NewDB: true, Context: context.WithoutCancel(req.ctx)})
+	fnErr = callSafely(req.fn, fnTx)
+	if fnErr != nil {
+		if err := tx.Exec("ROLLBACK TO SAVEPOINT " + sp).Error; err != nil {
+			err = fmt.Errorf("write batch aborted: %w", classify(err))
+			return classify(fnErr), err
+		}
+	}
+	if err := tx.Exec("RELEASE SAVEPOINT " + sp).Error; err != nil {
+		err = fmt.Errorf("write batch aborted: %w", classify(err))
+		return err, err
+	}
+	return classify(fnErr), nil
+}
+
+// callSafely turns a panic in fn into an error so that one bad request cannot
+// stop the writer goroutine.
+func callSafely(fn func(tx *gorm.DB) error, tx *gorm.DB) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			// The panic value is not included: it may hold request data.
+			err = fmt.Errorf("write function panicked (%T)", r)
+		}
+	}()
+	return fn(tx)
+}
