@@ -1,0 +1,57 @@
+// Package serve is the `keymanager serve` command.
+package serve
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keymanager-io/keymanager/server"
+	"github.com/keymanager-io/keymanager/server/config"
+)
+
+// AddCommandTo adds `serve` to parent.
+func AddCommandTo(parent *cobra.Command) {
+	cfg := config.Default()
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Barbican-compatible key manager API server",
+		Long: `Run the Barbican v1 API server.
+
+With no flags it stores secrets in a SQLite database under --data-dir, encrypts them with the simple_crypto
+plugin under a KEK generated into <data-dir>/kek (mode 0600) on first start, trusts the no-auth headers
+X-Project-Id / X-Roles / X-User-Id, and listens on 127.0.0.1:9311:
+
+  keymanager serve
+  barbican --no-auth --endpoint http://127.0.0.1:9311 --os-project-id demo secret store --payload s3cr3t
+
+Every flag can also be set by an environment variable: --db-url is KEYMANAGER_DB_URL, and so on; a flag on
+the command line wins. KEYMANAGER_KEK may hold the KEKs (comma or newline separated) instead of a file.`,
+		Example: `  keymanager serve --db-url mysql://barbican:PASSWORD@db:3306/barbican --host-href https://kms.example.com
+  KEYMANAGER_DB_URL=mysql://barbican:PASSWORD@db/barbican keymanager serve --listen 0.0.0.0:9311`,
+		Args: cobra.NoArgs,
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := config.ApplyEnv(cmd.Flags(), os.LookupEnv); err != nil {
+				return err
+			}
+			return cfg.Validate()
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := server.NewLogger(cfg.LogLevel, cfg.LogFormat)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			srv, err := server.New(ctx, cfg, log)
+			if err != nil {
+				return err
+			}
+			return srv.Serve(ctx)
+		},
+	}
+	cfg.AddFlags(cmd.Flags())
+	parent.AddCommand(cmd)
+}

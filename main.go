@@ -1,0 +1,31 @@
+// Command keymanager is a Barbican-compatible key manager: the API server, its management commands and (in a
+// later release) the Kubernetes operator that runs it.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keymanager-io/keymanager/cmd/manage"
+	"github.com/keymanager-io/keymanager/cmd/serve"
+	"github.com/keymanager-io/keymanager/server"
+)
+
+func main() {
+	root := &cobra.Command{
+		Use:           "keymanager",
+		Short:         "A Barbican-compatible key manager with HSM support",
+		Version:       server.Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	serve.AddCommandTo(root)
+	manage.AddCommandTo(root)
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "ERROR:", err)
+		os.Exit(1)
+	}
+}

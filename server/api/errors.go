@@ -1,0 +1,108 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/keymanager-io/keymanager/server/store"
+)
+
+// Error is an HTTP error answered in Barbican's shape: {"code": N, "title": "...", "description": "..."}.
+// Description is nil for bare aborts (routing 404/405/406), which the reference renders as null.
+type Error struct {
+	Status      int
+	Description *string
+	// Allow lists the methods of a 405 answer.
+	Allow string
+}
+
+func (e *Error) Error() string {
+	if e.Description == nil {
+		return http.StatusText(e.Status)
+	}
+	return *e.Description
+}
+
+// newError is an error with a literal description (explicit aborts, body validation).
+func newError(status int, description string) *Error {
+	return &Error{Status: status, Description: &description}
+}
+
+// bareError is an abort without a description (routing errors, 406 from the Accept check).
+func bareError(status int) *Error { return &Error{Status: status} }
+
+// issue is a Barbican HTTP exception raised inside a handler: "{op} issue seen - {message}.".
+func issue(status int, op, message string) *Error {
+	return newError(status, op+" issue seen - "+message+".")
+}
+
+// denied is a policy refusal.
+func denied(op string) *Error {
+	return newError(http.StatusForbidden, op+" attempt not allowed - please review your user/project privileges")
+}
+
+// titles are WebOb's reason phrases, which Barbican puts in the error body's title.
+var titles = map[int]string{
+	http.StatusBadRequest:            "Bad Request",
+	http.StatusUnauthorized:          "Unauthorized",
+	http.StatusForbidden:             "Forbidden",
+	http.StatusNotFound:              "Not Found",
+	http.StatusMethodNotAllowed:      "Method Not Allowed",
+	http.StatusNotAcceptable:         "Not Acceptable",
+	http.StatusConflict:              "Conflict",
+	http.StatusRequestEntityTooLarge: "Request Entity Too Large",
+	http.StatusUnsupportedMediaType:  "Unsupported Media Type",
+	http.StatusInternalServerError:   "Internal Server Error",
+	http.StatusServiceUnavailable:    "Service Unavailable",
+}
+
+type errorBody struct {
+	Code        int     `json:"code"`
+	Title       string  `json:"title"`
+	Description *string `json:"description"`
+}
+
+// writeError answers err. *Error values are sent as they are; store.ErrUnavailable becomes a 503; anything else
+// is a 500 whose description names the operation and the request id but never the cause, which is logged.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, op string, err error) {
+	var apiErr *Error
+	switch {
+	case errors.As(err, &apiErr):
+	case errors.Is(err, store.ErrUnavailable):
+		logger(r).Error("database unavailable", slog.String("operation", op), slog.Any("error", err))
+		apiErr = newError(http.StatusServiceUnavailable,
+			op+" failure seen - the database is unavailable, please retry later. Request ID: "+requestID(r))
+	default:
+		logger(r).Error("request failed", slog.String("operation", op), slog.Any("error", err))
+		apiErr = newError(http.StatusInternalServerError,
+			op+" failure seen - please contact site administrator. Request ID: "+requestID(r))
+	}
+	writeErrorBody(w, r, apiErr)
+}
+
+func writeErrorBody(w http.ResponseWriter, r *http.Request, e *Error) {
+	title, ok := titles[e.Status]
+	if !ok {
+		title = http.StatusText(e.Status)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Del("Content-Encoding")
+	if e.Allow != "" {
+		h.Set("Allow", e.Allow)
+	}
+	w.WriteHeader(e.Status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	_ = json.NewEncoder(w).Encode(errorBody{Code: e.Status, Title: title, Description: e.Description})
+}
+
+// writeJSON answers v as JSON with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,286 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// readJSON reads a JSON request body the way the reference does: at most maxBytes are read, so a longer body is
+// cut and fails to parse ("Malformed JSON", 400 -- there is no 413 for large JSON bodies), and every string in the
+// document is whitespace-stripped before validation.
+func (a *API) readJSON(r *http.Request) (any, *Error) {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, int64(a.cfg.MaxRequestBytes)))
+	if err != nil {
+		return nil, newError(http.StatusBadRequest, "Malformed JSON")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, newError(http.StatusBadRequest, "Malformed JSON")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, newError(http.StatusBadRequest, "Malformed JSON")
+	}
+	return stripStrings(v), nil
+}
+
+func stripStrings(v any) any {
+	switch t := v.(type) {
+	case string:
+		return strings.TrimSpace(t)
+	case map[string]any:
+		for k, e := range t {
+			t[k] = stripStrings(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = stripStrings(e)
+		}
+	}
+	return v
+}
+
+// The reference validates bodies with Python's jsonschema and shows its message to the client, so the subset of
+// JSON Schema the Barbican schemas use is implemented here with the same wording (python-barbicanclient prints it).
+
+type property struct {
+	name      string
+	types     []string // JSON Schema type names
+	maxLength int      // 0: unlimited
+	minimum   *int64
+	maximum   *int64
+	enum      []string
+	required  bool
+}
+
+type objectSchema struct {
+	name          string
+	properties    []property
+	noAdditional  bool
+	requireObject bool
+}
+
+func invalidObject(schema, reason, prop string) *Error {
+	if prop == "" {
+		prop = "None"
+	}
+	return newError(http.StatusBadRequest, fmt.Sprintf(
+		"Provided object does not match schema '%s': %s. Invalid property: '%s'", schema, reason, prop))
+}
+
+// validate checks body against s and returns it as an object.
+func (s objectSchema) validate(body any) (map[string]any, *Error) {
+	obj, ok := body.(map[string]any)
+	if !ok {
+		return nil, invalidObject(s.name, pyRepr(body)+" is not of type 'object'", "")
+	}
+	for _, p := range s.properties {
+		v, present := obj[p.name]
+		if !present {
+			if p.required {
+				return nil, invalidObject(s.name, pyRepr(p.name)+" is a required property", p.name)
+			}
+			continue
+		}
+		if reason := p.check(v); reason != "" {
+			return nil, invalidObject(s.name, reason, p.name)
+		}
+	}
+	if s.noAdditional {
+		var extra []string
+		for k := range obj {
+			if !s.has(k) {
+				extra = append(extra, pyRepr(k))
+			}
+		}
+		if len(extra) > 0 {
+			sort.Strings(extra)
+			verb := "was"
+			if len(extra) > 1 {
+				verb = "were"
+			}
+			return nil, invalidObject(s.name, fmt.Sprintf("Additional properties are not allowed (%s %s unexpected)",
+				strings.Join(extra, ", "), verb), "")
+		}
+	}
+	return obj, nil
+}
+
+func (s objectSchema) has(name string) bool {
+	for _, p := range s.properties {
+		if p.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (p property) check(v any) string {
+	if len(p.types) > 0 && !p.typeOK(v) {
+		quoted := make([]string, len(p.types))
+		for i, t := range p.types {
+			quoted[i] = "'" + t + "'"
+		}
+		return pyRepr(v) + " is not of type " + strings.Join(quoted, ", ")
+	}
+	switch t := v.(type) {
+	case string:
+		if p.maxLength > 0 && len([]rune(t)) > p.maxLength {
+			return pyRepr(t) + " is too long"
+		}
+		if p.enum != nil && !contains(p.enum, t) {
+			return pyRepr(t) + " is not one of " + pyStringList(p.enum)
+		}
+	case json.Number:
+		if n, ok := integral(t); ok {
+			if p.minimum != nil && n < *p.minimum {
+				return fmt.Sprintf("%s is less than the minimum of %d", t, *p.minimum)
+			}
+			if p.maximum != nil && n > *p.maximum {
+				return fmt.Sprintf("%s is greater than the maximum of %d", t, *p.maximum)
+			}
+		}
+	}
+	return ""
+}
+
+func (p property) typeOK(v any) bool {
+	for _, typ := range p.types {
+		switch typ {
+		case "string":
+			if _, ok := v.(string); ok {
+				return true
+			}
+		case "null":
+			if v == nil {
+				return true
+			}
+		case "integer":
+			if n, ok := v.(json.Number); ok {
+				if _, ok := integral(n); ok {
+					return true
+				}
+			}
+		case "object":
+			if _, ok := v.(map[string]any); ok {
+				return true
+			}
+		case "array":
+			if _, ok := v.([]any); ok {
+				return true
+			}
+		case "boolean":
+			if _, ok := v.(bool); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// integral reports the value of a JSON number that is an integer; like Python's jsonschema it accepts 256.0.
+func integral(n json.Number) (int64, bool) {
+	if i, err := n.Int64(); err == nil {
+		return i, true
+	}
+	f, err := n.Float64()
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > math.MaxInt64/2 {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+func int64p(v int64) *int64 { return &v }
+
+// pyRepr renders a decoded JSON value the way Python's repr() does, for messages copied from jsonschema.
+func pyRepr(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return "None"
+	case bool:
+		if t {
+			return "True"
+		}
+		return "False"
+	case json.Number:
+		return t.String()
+	case string:
+		return pyStringRepr(t)
+	case []any:
+		parts := make([]string, len(t))
+		for i, e := range t {
+			parts[i] = pyRepr(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = pyStringRepr(k) + ": " + pyRepr(t[k])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	default:
+		return fmt.Sprint(t)
+	}
+}
+
+func pyStringRepr(s string) string {
+	quote := byte('\'')
+	if strings.ContainsRune(s, '\'') && !strings.ContainsRune(s, '"') {
+		quote = '"'
+	}
+	var b strings.Builder
+	b.WriteByte(quote)
+	for _, r := range s {
+		switch {
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == rune(quote):
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			b.WriteString(`\x` + fmt.Sprintf("%02x", r))
+		case !unicode.IsPrint(r) && r > 0x7f:
+			if r > 0xffff {
+				b.WriteString(`\U` + fmt.Sprintf("%08x", r))
+			} else {
+				b.WriteString(`\u` + fmt.Sprintf("%04x", r))
+			}
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte(quote)
+	return b.String()
+}
+
+// itoa is strconv.Itoa, named for brevity in href building.
+func itoa(i int) string { return strconv.Itoa(i) }

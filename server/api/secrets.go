@@ -1,0 +1,378 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+
+	"github.com/keymanager-io/keymanager/server/crypto/storecrypto"
+	"github.com/keymanager-io/keymanager/server/policy"
+	"github.com/keymanager-io/keymanager/server/store"
+)
+
+// createSecret is POST /v1/secrets: one-step (with payload) or metadata-only.
+func (a *API) createSecret(w http.ResponseWriter, r *http.Request) {
+	const op = "Secret creation"
+	if !acceptsJSON(r) {
+		writeErrorBody(w, r, bareError(http.StatusNotAcceptable))
+		return
+	}
+	if !a.authorize(w, r, op, "secrets:post", nil) {
+		return
+	}
+	if e := requireContentType(r, mediaJSON); e != nil {
+		writeErrorBody(w, r, e)
+		return
+	}
+	body, e := a.readJSON(r)
+	if e != nil {
+		writeErrorBody(w, r, e)
+		return
+	}
+	now := a.now()
+	ns, e := a.validateNewSecret(body, now)
+	if e != nil {
+		writeErrorBody(w, r, e)
+		return
+	}
+	// store_crypto has no transport keys (a KRA feature), like the reference's default configuration.
+	if ns.transportKeyID != nil {
+		writeErrorBody(w, r, issue(http.StatusBadRequest, op, "Provided transport key was not found"))
+		return
+	}
+	if ns.transportKeyNeeded {
+		writeErrorBody(w, r, issue(http.StatusBadRequest, op, "No plugin was found that could support your request"))
+		return
+	}
+	c := caller(r)
+	projectID, err := a.db.EnsureProject(r.Context(), c.ProjectID)
+	if err != nil {
+		a.writeError(w, r, op, err)
+		return
+	}
+	secret := &store.Secret{
+		Model:      store.Model{ID: store.NewID(), CreatedAt: now, UpdatedAt: now, Status: "ACTIVE"},
+		Name:       ns.name,
+		SecretType: ns.secretType,
+		Expiration: ns.expiration,
+		Algorithm:  ns.algorithm,
+		BitLength:  ns.bitLength,
+		Mode:       ns.mode,
+		CreatorID:  c.CreatorID(),
+		ProjectID:  projectID,
+	}
+	var data *store.EncryptedDatum
+	var storeMeta map[string]string
+	if ns.hasPayload {
+		plaintext, contentType := jsonPayloadBytes(ns)
+		data, storeMeta, err = a.secrets.Encrypt(r.Context(), projectID, c.ProjectID, plaintext, contentType)
+		clear(plaintext)
+		if err != nil {
+			a.writeError(w, r, op, err)
+			return
+		}
+		data.Model = store.Model{ID: store.NewID(), CreatedAt: now, UpdatedAt: now, Status: "ACTIVE"}
+		data.SecretID = secret.ID
+	}
+	err = a.db.Write(r.Context(), func(tx *gorm.DB) error { return store.CreateSecret(tx, secret, data, storeMeta) })
+	if err != nil {
+		a.writeError(w, r, op, err)
+		return
+	}
+	ref := a.href(r, "secrets/"+secret.ID)
+	w.Header().Set("Location", ref)
+	writeJSON(w, http.StatusCreated, map[string]string{"secret_ref": ref})
+}
+
+// jsonPayloadBytes turns a validated JSON payload into plaintext bytes and its normalised content type: text is
+// stored as its UTF-8 bytes, binary payloads arrive base64-encoded (validation made sure it decodes).
+func jsonPayloadBytes(ns *newSecret) ([]byte, string) {
+	ct := normalizeContentType(ns.contentType)
+	if isBinaryType(ct) {
+		b, _ := decodeBase64Lenient(ns.payload)
+		return b, ct
+	}
+	return []byte(ns.payload), ct
+}
+
+// lookupSecret finds a secret by id in any project (404 for a malformed id or a missing, deleted or expired
+// secret); authorisation comes after, so another project's secret is a 403, as in the reference.
+func (a *API) lookupSecret(w http.ResponseWriter, r *http.Request, op, id string, o store.LoadOptions) (*store.SecretView, bool) {
+	if !isUUID4(id) {
+		writeErrorBody(w, r, newError(http.StatusNotFound, "Not Found. Provided secret id is invalid."))
+		return nil, false
+	}
+	v, err := a.db.Secret(r.Context(), id, a.now(), o)
+	if errors.Is(err, store.ErrNotFound) {
+		writeErrorBody(w, r, newError(http.StatusNotFound, "Secret not found."))
+		return nil, false
+	}
+	if err != nil {
+		a.writeError(w, r, op, err)
+		return nil, false
+	}
+	return v, true
+}
+
+// secretTarget is the policy target of a single secret, from the caller's point of view.
+func secretTarget(r *http.Request, v *store.SecretView) policy.Target {
+	projectAccess, users := true, []string(nil)
+	if v.ReadACL != nil {
+		projectAccess, users = v.ReadACL.ProjectAccess, v.ReadACL.Users
+	}
+	return policy.SecretTarget(v.ProjectExternalID, v.CreatorID, caller(r).UserID, users, projectAccess)
+}
+
+// getSecret is GET /v1/secrets/{id}: metadata for a JSON Accept, otherwise the deprecated payload retrieval.
+func (a *API) getSecret(w http.ResponseWriter, r *http.Request) {
+	const op = "Secret retrieval"
+	accept := strings.Join(r.Header.Values("Accept"), ", ")
+	wantsMetadata := accept == "" || accept == mediaJSON || accept == "*/*"
+	v, ok := a.lookupSecret(w, r, op, r.PathValue("id"),
+		store.LoadOptions{Consumers: wantsMetadata && microversion(r) >= 1, Payload: !wantsMetadata})
+	if !ok {
+		return
+	}
+	if !acceptsAnyType(r) {
+		writeErrorBody(w, r, bareError(http.StatusNotAcceptable))
+		return
+	}
+	if !wantsMetadata {
+		if a.authorize(w, r, op, "secret:decrypt", secretTarget(r, v)) {
+			a.servePayload(w, r, op, v, accept)
+		}
+		return
+	}
+	if !a.authorize(w, r, op, "secret:get", secretTarget(r, v)) {
+		return
+	}
+	writeJSON(w, http.StatusOK, a.secretJSON(r, v, microversion(r) >= 1))
+}
+
+// getSecretPayload is /v1/secrets/{id}/payload; policy is checked before the method, as in the reference.
+func (a *API) getSecretPayload(w http.ResponseWriter, r *http.Request) {
+	const op = "Secret payload retrieval"
+	v, ok := a.lookupSecret(w, r, op, r.PathValue("id"), store.LoadOptions{Payload: true})
+	if !ok {
+		return
+	}
+	if !acceptsAnyType(r) {
+		writeErrorBody(w, r, bareError(http.StatusNotAcceptable))
+		return
+	}
+	if !a.authorize(w, r, op, "secret:decrypt", secretTarget(r, v)) {
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		e := bareError(http.StatusMethodNotAllowed)
+		e.Allow = "GET"
+		writeErrorBody(w, r, e)
+		return
+	}
+	a.servePayload(w, r, op, v, strings.Join(r.Header.Values("Accept"), ", "))
+}
+
+// servePayload decrypts and answers a payload. The Accept value is used as given, not parsed: that is the
+// reference's contract (python-barbicanclient sends the secret's content_types.default).
+func (a *API) servePayload(w http.ResponseWriter, r *http.Request, op string, v *store.SecretView, accept string) {
+	if accept == "" {
+		accept = ctBinary
+	}
+	if !v.HasPayload {
+		writeErrorBody(w, r, newError(http.StatusNotFound, "Not Found. Sorry but your secret has no payload."))
+		return
+	}
+	q := r.URL.Query()
+	if q.Get("trans_wrapped_session_key") != "" && q.Get("transport_key_id") == "" {
+		writeErrorBody(w, r, newError(http.StatusBadRequest, "Transport key wrapped session key has been provided to "+
+			"wrap secrets for retrieval, but the transport key id has not been provided."))
+		return
+	}
+	requested := accept
+	if accept == "*/*" {
+		requested = v.ContentType
+	}
+	if !isSupportedContentType(requested) {
+		writeErrorBody(w, r, issue(http.StatusNotAcceptable, op, "Wrong payload content-type"))
+		return
+	}
+	plaintext, err := a.secrets.Decrypt(r.Context(), v)
+	if errors.Is(err, storecrypto.ErrNoData) {
+		writeErrorBody(w, r, issue(http.StatusNotFound, op, "Secret not found"))
+		return
+	}
+	if err != nil {
+		a.writeError(w, r, op, err)
+		return
+	}
+	defer clear(plaintext)
+	switch {
+	case contains(plainTextTypes, requested):
+		if !utf8.Valid(plaintext) {
+			writeErrorBody(w, r, issue(http.StatusNotAcceptable, op, "Wrong payload content-type"))
+			return
+		}
+	case contains(binaryTypes, requested):
+	default:
+		writeErrorBody(w, r, issue(http.StatusBadRequest, op, "content-type of '"+requested+"' not supported"))
+		return
+	}
+	contentType := accept
+	if strings.HasPrefix(strings.ToLower(accept), "text/") && !strings.Contains(strings.ToLower(accept), "charset") {
+		contentType += "; charset=UTF-8" // WebOb adds the charset to text types
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(plaintext)
+	}
+}
+
+// putSecretPayload is PUT /v1/secrets/{id}: the second step of a two-step upload.
+func (a *API) putSecretPayload(w http.ResponseWriter, r *http.Request) {
+	const op = "Secret update"
+	v, ok := a.lookupSecret(w, r, op, r.PathValue("id"), store.LoadOptions{})
+	if !ok {
+		return
+	}
+	if !acceptsAnyType(r) {
+		writeErrorBody(w, r, bareError(http.StatusNotAcceptable))
+		return
+	}
+	if !a.authorize(w, r, op, "secret:put", secretTarget(r, v)) {
+		return
+	}
+	if e := requireContentType(r, ctBinary, ctText); e != nil {
+		writeErrorBody(w, r, e)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(a.cfg.MaxSecretBytes)+1))
+	if err != nil {
+		writeErrorBody(w, r, issue(http.StatusBadRequest, op, "No data supplied to process"))
+		return
+	}
+	defer clear(body)
+	switch {
+	case len(body) == 0:
+		writeErrorBody(w, r, issue(http.StatusBadRequest, op, "No data supplied to process"))
+		return
+	case len(body) > a.cfg.MaxSecretBytes:
+		writeErrorBody(w, r, issue(http.StatusRequestEntityTooLarge, op, "Provided information too large to process"))
+		return
+	case v.HasPayload:
+		writeErrorBody(w, r, newError(http.StatusConflict, "Secret already has data, cannot modify it."))
+		return
+	}
+	contentType, plaintext := mediaType(r), body
+	if contentType == ctBinary {
+		switch enc := strings.TrimSpace(r.Header.Get("Content-Encoding")); {
+		case enc == "":
+		case strings.EqualFold(enc, "base64"):
+			// The reference answers 500 for bad base64 here; a 400 names the problem.
+			if plaintext, err = decodeBase64Lenient(string(body)); err != nil {
+				writeErrorBody(w, r, issue(http.StatusBadRequest, op, "Problem decoding payload"))
+				return
+			}
+			defer clear(plaintext)
+		default:
+			writeErrorBody(w, r, issue(http.StatusBadRequest, op,
+				"Text-based binary secret payloads must specify a content-encoding of 'base64'"))
+			return
+		}
+	}
+	data, storeMeta, err := a.secrets.Encrypt(r.Context(), v.ProjectID, v.ProjectExternalID, plaintext, contentType)
+	if err != nil {
+		a.writeError(w, r, op, err)
+		return
+	}
+	now := a.now()
+	data.Model = store.Model{ID: store.NewID(), CreatedAt: now, UpdatedAt: now, Status: "ACTIVE"}
+	data.SecretID = v.ID
+	err = a.db.Write(r.Context(), func(tx *gorm.DB) error {
+		return store.AddSecretPayload(tx, v.ID, data, storeMeta, now)
+	})
+	if errors.Is(err, store.ErrConflict) {
+		writeErrorBody(w, r, newError(http.StatusConflict, "Secret already has data, cannot modify it."))
+		return
+	}
+	if err != nil {
+		a.writeError(w, r, op, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// deleteSecret is DELETE /v1/secrets/{id}; from microversion 1.2 a secret with consumers needs ?force=true.
+func (a *API) deleteSecret(w http.ResponseWriter, r *http.Request) {
+	const op = "Secret deletion"
+	v, ok := a.lookupSecret(w, r, op, r.PathValue("id"), store.LoadOptions{Consumers: true})
+	if !ok {
+		return
+	}
+	if !acceptsAnyType(r) {
+		writeErrorBody(w, r, bareError(http.StatusNotAcceptable))
+		return
+	}
+	if !a.authorize(w, r, op, "secret:delete", secretTarget(r, v)) {
+		return
+	}
+	if microversion(r) >= 2 {
+		force := false
+		if values, given := r.URL.Query()["force"]; given {
+			var ok bool
+			if force, ok = parseStrictBool(values[0]); !ok {
+				writeErrorBody(w, r, newError(http.StatusBadRequest, "URI provided invalid query string parameters."))
+				return
+			}
+		}
+		if len(v.Consumers) > 0 && !force {
+			writeErrorBody(w, r, issue(http.StatusBadRequest, op, "Secret cannot be deleted as it has consumers"))
+			return
+		}
+	}
+	err := a.db.Write(r.Context(), func(tx *gorm.DB) error { return store.DeleteSecret(tx, v.ID, a.now()) })
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		a.writeError(w, r, op, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// parseStrictBool is oslo's bool_from_string(strict=True).
+func parseStrictBool(s string) (value, ok bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "1", "t", "true", "on", "y", "yes":
+		return true, true
+	case "0", "f", "false", "off", "n", "no":
+		return false, true
+	}
+	return false, false
+}
+
+// isUUID4 is the reference's id check: str(uuid.UUID(x, version=4)) == x, i.e. canonical lowercase, version 4,
+// RFC 4122 variant.
+func isUUID4(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return false
+			}
+		}
+	}
+	return s[14] == '4' && strings.IndexByte("89ab", s[19]) >= 0
+}

@@ -1,0 +1,244 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"gorm.io/gorm"
+
+	"github.com/keymanager-io/keymanager/internal/testbed"
+	"github.com/keymanager-io/keymanager/server/auth"
+	"github.com/keymanager-io/keymanager/server/crypto/simplecrypto"
+	"github.com/keymanager-io/keymanager/server/crypto/storecrypto"
+	"github.com/keymanager-io/keymanager/server/policy"
+	"github.com/keymanager-io/keymanager/server/store"
+)
+
+// testClock is an injectable UTC clock.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+type setup struct {
+	t      testing.TB
+	server *httptest.Server
+	db     *store.DB
+	clock  *testClock
+	keks   []simplecrypto.Key
+}
+
+type setupOption func(*setupConfig)
+
+type setupConfig struct {
+	dbURL     string
+	cfg       Config
+	policy    policy.Options
+	keks      []simplecrypto.Key
+	skipClock bool
+}
+
+func withDB(url string) setupOption                 { return func(c *setupConfig) { c.dbURL = url } }
+func withConfig(f func(*Config)) setupOption        { return func(c *setupConfig) { f(&c.cfg) } }
+func withPolicy(o policy.Options) setupOption       { return func(c *setupConfig) { c.policy = o } }
+func withKEKs(keys ...simplecrypto.Key) setupOption { return func(c *setupConfig) { c.keks = keys } }
+func withRealClock() setupOption                    { return func(c *setupConfig) { c.skipClock = true } }
+
+// newSetup starts the real API (real database, simple_crypto, policy engine) behind an httptest server.
+func newSetup(t testing.TB, opts ...setupOption) *setup {
+	t.Helper()
+	sc := setupConfig{cfg: DefaultConfig()}
+	for _, o := range opts {
+		o(&sc)
+	}
+	if sc.dbURL == "" {
+		sc.dbURL = "sqlite://" + filepath.Join(t.TempDir(), "test.db")
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, sc.dbURL, store.Options{SQLiteSynchronous: "NORMAL"})
+	if err != nil {
+		t.Fatalf("opening %s: %v", sc.dbURL, err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if err := db.Upgrade(ctx); err != nil {
+		t.Fatalf("migrating: %v", err)
+	}
+	if len(sc.keks) == 0 {
+		k, err := simplecrypto.GenerateKEK()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc.keks = []simplecrypto.Key{k}
+	}
+	plugin, err := simplecrypto.New(sc.keks, simplecrypto.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, err := storecrypto.New(db, plugin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enforcer, err := policy.NewEnforcer(sc.policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &testClock{now: time.Now().UTC().Truncate(time.Second)}
+	deps := Deps{DB: db, Secrets: secrets, Policy: enforcer, Auth: auth.NoAuth{AdminRole: "admin"},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry()}
+	if !sc.skipClock {
+		deps.Now = clock.Now
+	}
+	a, err := New(sc.cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	return &setup{t: t, server: srv, db: db, clock: clock, keks: sc.keks}
+}
+
+// forEachDatabase runs f against SQLite and against the test MariaDB.
+func forEachDatabase(t *testing.T, f func(t *testing.T, opts ...setupOption)) {
+	t.Run("sqlite", func(t *testing.T) { f(t) })
+	t.Run("mariadb", func(t *testing.T) { f(t, withDB(testbed.NewMySQLDatabase(t))) })
+}
+
+// request is one HTTP exchange with the test server.
+type request struct {
+	method, path string
+	header       map[string]string
+	body         string
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response is not a JSON object: %v: %s", err, r.body)
+	}
+	return m
+}
+
+// description returns the description of a Barbican error body.
+func (r response) description(t testing.TB) any {
+	t.Helper()
+	m := r.json(t)
+	if _, ok := m["code"]; !ok {
+		t.Fatalf("not a Barbican error body: %s", r.body)
+	}
+	return m["description"]
+}
+
+// as is the no-auth identity of a request.
+type as struct {
+	project, user, roles string
+}
+
+var admin = as{project: "p1", user: "u-admin", roles: "admin"}
+
+func (s *setup) do(who as, req request) response {
+	s.t.Helper()
+	r, err := http.NewRequest(req.method, s.server.URL+req.path, strings.NewReader(req.body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if who.project != "" {
+		r.Header.Set("X-Project-Id", who.project)
+	}
+	if who.user != "" {
+		r.Header.Set("X-User-Id", who.user)
+	}
+	if who.roles != "" {
+		r.Header.Set("X-Roles", who.roles)
+	}
+	if req.body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range req.header {
+		if v == "" {
+			r.Header.Del(k)
+		} else {
+			r.Header.Set(k, v)
+		}
+	}
+	resp, err := s.server.Client().Do(r)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: body}
+}
+
+// expect asserts the status and returns the response.
+func (s *setup) expect(who as, req request, status int) response {
+	s.t.Helper()
+	resp := s.do(who, req)
+	if resp.status != status {
+		s.t.Fatalf("%s %s: expected status %d, got %d: %s", req.method, req.path, status, resp.status, resp.body)
+	}
+	return resp
+}
+
+// createSecret stores a secret and returns its id.
+func (s *setup) createSecret(who as, body string) string {
+	s.t.Helper()
+	resp := s.expect(who, request{method: "POST", path: "/v1/secrets", body: body}, http.StatusCreated)
+	ref, _ := resp.json(s.t)["secret_ref"].(string)
+	return ref[strings.LastIndexByte(ref, '/')+1:]
+}
+
+// setReadACL writes a read ACL for a secret straight into the database (the ACL API arrives separately).
+func setReadACL(t testing.TB, s *setup, secretID string, projectAccess bool, users ...string) {
+	t.Helper()
+	now := s.clock.Now()
+	err := s.db.Write(context.Background(), func(tx *gorm.DB) error {
+		acl := &store.SecretACL{Model: store.Model{ID: store.NewID(), CreatedAt: now, UpdatedAt: now, Status: "ACTIVE"},
+			SecretID: secretID, Operation: "read", ProjectAccess: projectAccess}
+		if err := tx.Create(acl).Error; err != nil {
+			return err
+		}
+		for _, u := range users {
+			row := &store.SecretACLUser{Model: store.Model{ID: store.NewID(), CreatedAt: now, UpdatedAt: now, Status: "ACTIVE"},
+				ACLID: acl.ID, UserID: u}
+			if err := tx.Create(row).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("writing the ACL: %v", err)
+	}
+}

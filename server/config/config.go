@@ -1,0 +1,172 @@
+// Package config is the server's configuration: one struct filled from defaults, then KEYMANAGER_* environment
+// variables, then command-line flags (the command line wins), validated once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Config is everything `keymanager serve` needs.
+type Config struct {
+	Listen        string
+	DataDir       string
+	DBURL         string
+	DBAutoMigrate bool
+	DBMaxConns    int
+	SQLiteSync    string
+
+	HostHref           string
+	KEKFile            string
+	PolicyFile         string
+	EnforceNewDefaults bool
+	AdminRole          string
+
+	MaxSecretBytes  int
+	MaxRequestBytes int
+	DefaultLimit    int
+	MaxLimit        int
+
+	HealthcheckDisableFile string
+	LogLevel               string
+	LogFormat              string
+	ShutdownTimeout        time.Duration
+}
+
+// Default returns the embedded defaults: SQLite and a generated KEK under the data directory, no-auth,
+// 127.0.0.1:9311.
+func Default() Config {
+	return Config{
+		Listen:          "127.0.0.1:9311",
+		DataDir:         defaultDataDir(),
+		DBAutoMigrate:   true,
+		SQLiteSync:      "FULL",
+		AdminRole:       "admin",
+		MaxSecretBytes:  20000,
+		MaxRequestBytes: 25000,
+		DefaultLimit:    10,
+		MaxLimit:        100,
+		LogLevel:        "info",
+		LogFormat:       "json",
+		ShutdownTimeout: 30 * time.Second,
+	}
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "keymanager")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "keymanager")
+	}
+	return "keymanager-data"
+}
+
+// AddFlags registers the flags of `keymanager serve` on fs, with c's values as defaults.
+func (c *Config) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.Listen, "listen", c.Listen, "address to serve the Barbican API on (host:port)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the SQLite database and the generated KEK file")
+	fs.StringVar(&c.DBURL, "db-url", c.DBURL, "database URL: sqlite:///path/to/file.db or mysql://user:pass@host:3306/barbican (default: SQLite under --data-dir); prefer the environment variable for URLs with passwords")
+	fs.BoolVar(&c.DBAutoMigrate, "db-auto-migrate", c.DBAutoMigrate, "upgrade the database schema on start (same as `keymanager manage db upgrade`)")
+	fs.IntVar(&c.DBMaxConns, "db-max-connections", c.DBMaxConns, "database connection pool size (0: automatic)")
+	fs.StringVar(&c.SQLiteSync, "sqlite-synchronous", c.SQLiteSync, "SQLite synchronous mode: FULL survives power loss, NORMAL survives process crashes")
+	fs.StringVar(&c.HostHref, "host-href", c.HostHref, "base URL of hrefs in responses, e.g. https://barbican.example.com:9311 (default: derived from each request's Host header)")
+	fs.StringVar(&c.KEKFile, "kek-file", c.KEKFile, "file with simple_crypto KEKs, one per line, first one active (default: <data-dir>/kek, generated 0600 on first start); KEYMANAGER_KEK may hold the keys instead")
+	fs.StringVar(&c.PolicyFile, "policy-file", c.PolicyFile, "policy YAML file overriding Barbican's default rules by name")
+	fs.BoolVar(&c.EnforceNewDefaults, "enforce-new-defaults", c.EnforceNewDefaults, "use the secure-RBAC rules (admin/member/reader) instead of Barbican's legacy ones (admin/creator/observer/audit)")
+	fs.StringVar(&c.AdminRole, "admin-role", c.AdminRole, "role given to no-auth requests without X-Roles")
+	fs.IntVar(&c.MaxSecretBytes, "max-secret-bytes", c.MaxSecretBytes, "largest accepted secret payload (413 above)")
+	fs.IntVar(&c.MaxRequestBytes, "max-request-bytes", c.MaxRequestBytes, "largest JSON request body read")
+	fs.IntVar(&c.DefaultLimit, "default-limit-paging", c.DefaultLimit, "page size of list requests without ?limit")
+	fs.IntVar(&c.MaxLimit, "max-limit-paging", c.MaxLimit, "largest page size of list requests")
+	fs.StringVar(&c.HealthcheckDisableFile, "healthcheck-disable-file", c.HealthcheckDisableFile, "while this file exists /healthcheck answers 503 (drain a node)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long to wait for requests in flight on SIGTERM")
+}
+
+// EnvPrefix is the prefix of the environment variable of every flag: --db-url is KEYMANAGER_DB_URL.
+const EnvPrefix = "KEYMANAGER_"
+
+// EnvName returns the environment variable of a flag.
+func EnvName(flag string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// ApplyEnv sets every flag not given on the command line from its environment variable, so the precedence is
+// default < environment < flag.
+func ApplyEnv(fs *pflag.FlagSet, lookup func(string) (string, bool)) error {
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
+			return
+		}
+		if v, ok := lookup(EnvName(f.Name)); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("environment variable %s: %w", EnvName(f.Name), err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// Validate checks the configuration once, with messages that name the fix.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("--listen %q: want host:port, e.g. 127.0.0.1:9311", c.Listen))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	switch strings.ToUpper(c.SQLiteSync) {
+	case "FULL", "NORMAL":
+	default:
+		errs = append(errs, fmt.Errorf("--sqlite-synchronous %q: want FULL or NORMAL", c.SQLiteSync))
+	}
+	if c.MaxSecretBytes < 1 || c.MaxRequestBytes < 1 {
+		errs = append(errs, errors.New("--max-secret-bytes and --max-request-bytes must be positive"))
+	}
+	if c.DefaultLimit < 1 || c.MaxLimit < c.DefaultLimit {
+		errs = append(errs, errors.New("--default-limit-paging must be at least 1 and at most --max-limit-paging"))
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("--log-format %q: want json or text", c.LogFormat))
+	}
+	if c.HostHref != "" && !strings.HasPrefix(c.HostHref, "http://") && !strings.HasPrefix(c.HostHref, "https://") {
+		errs = append(errs, fmt.Errorf("--host-href %q: want an http:// or https:// URL", c.HostHref))
+	}
+	return errors.Join(errs...)
+}
+
+// DatabaseURL is --db-url, or the default SQLite file under the data directory.
+func (c *Config) DatabaseURL() string {
+	if c.DBURL != "" {
+		return c.DBURL
+	}
+	return "sqlite://" + filepath.Join(absOr(c.DataDir), "keymanager.db")
+}
+
+// KEKPath is --kek-file or its default under the data directory.
+func (c *Config) KEKPath() string {
+	if c.KEKFile != "" {
+		return c.KEKFile
+	}
+	return filepath.Join(c.DataDir, "kek")
+}
+
+func absOr(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}

@@ -1,0 +1,75 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func TestPrecedenceDefaultEnvFlag(t *testing.T) {
+	c := Default()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	c.AddFlags(fs)
+	if err := fs.Parse([]string{"--listen", "0.0.0.0:9999"}); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"KEYMANAGER_LISTEN":           "10.0.0.1:1",
+		"KEYMANAGER_HOST_HREF":        "https://kms.example.com",
+		"KEYMANAGER_MAX_LIMIT_PAGING": "50",
+	}
+	if err := ApplyEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "0.0.0.0:9999" {
+		t.Errorf("a flag should win over the environment, got %q", c.Listen)
+	}
+	if c.HostHref != "https://kms.example.com" || c.MaxLimit != 50 {
+		t.Errorf("the environment should win over defaults, got %q %d", c.HostHref, c.MaxLimit)
+	}
+	if c.DefaultLimit != 10 {
+		t.Errorf("untouched settings keep their default, got %d", c.DefaultLimit)
+	}
+}
+
+func TestApplyEnvNamesTheVariable(t *testing.T) {
+	c := Default()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	c.AddFlags(fs)
+	err := ApplyEnv(fs, func(k string) (string, bool) {
+		if k == "KEYMANAGER_MAX_SECRET_BYTES" {
+			return "lots", true
+		}
+		return "", false
+	})
+	if err == nil || !strings.Contains(err.Error(), "KEYMANAGER_MAX_SECRET_BYTES") {
+		t.Fatalf("a bad environment value should be reported with its variable name, got %v", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cases := map[string]struct {
+		mutate func(*Config)
+		want   string
+	}{
+		"the defaults are valid":                 {mutate: func(*Config) {}},
+		"a listen address without port fails":    {mutate: func(c *Config) { c.Listen = "localhost" }, want: "--listen"},
+		"a host href without scheme fails":       {mutate: func(c *Config) { c.HostHref = "kms.example.com" }, want: "--host-href"},
+		"an unknown SQLite sync mode fails":      {mutate: func(c *Config) { c.SQLiteSync = "OFF" }, want: "FULL or NORMAL"},
+		"a default page above the maximum fails": {mutate: func(c *Config) { c.DefaultLimit = 500 }, want: "--default-limit-paging"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := Default()
+			tc.mutate(&c)
+			err := c.Validate()
+			if tc.want == "" && err != nil {
+				t.Fatalf("expected no error, got %v", err)
+			}
+			if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("expected an error mentioning %q, got %v", tc.want, err)
+			}
+		})
+	}
+}

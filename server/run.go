@@ -1,0 +1,193 @@
+// Package server assembles and runs the Barbican-compatible API server: configuration in, a listening HTTP
+// server out, with the database, crypto plugins, policy and request context wired between them.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/keymanager-io/keymanager/server/api"
+	"github.com/keymanager-io/keymanager/server/auth"
+	"github.com/keymanager-io/keymanager/server/config"
+	"github.com/keymanager-io/keymanager/server/crypto/simplecrypto"
+	"github.com/keymanager-io/keymanager/server/crypto/storecrypto"
+	"github.com/keymanager-io/keymanager/server/policy"
+	"github.com/keymanager-io/keymanager/server/store"
+)
+
+// Version is set at build time (-ldflags "-X github.com/keymanager-io/keymanager/server.Version=…").
+var Version = "dev"
+
+// Server is a configured, not yet listening API server.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	db      *store.DB
+	handler http.Handler
+}
+
+// New opens the database (migrating it when configured to), loads the KEKs and the policy and builds the API.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the data directory %s: %w", cfg.DataDir, err)
+	}
+	db, err := OpenDB(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = db.Close()
+		}
+	}()
+	if cfg.DBAutoMigrate {
+		if err := db.Upgrade(ctx); err != nil {
+			return nil, fmt.Errorf("upgrading the database schema: %w", err)
+		}
+	}
+	keks, err := loadKEKs(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	plugin, err := simplecrypto.New(keks, simplecrypto.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("configuring simple_crypto: %w", err)
+	}
+	secrets, err := storecrypto.New(db, plugin)
+	if err != nil {
+		return nil, err
+	}
+	enforcer, err := policy.NewEnforcer(policy.Options{EnforceNewDefaults: cfg.EnforceNewDefaults, PolicyFile: cfg.PolicyFile})
+	if err != nil {
+		return nil, fmt.Errorf("loading the policy: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a, err := api.New(api.Config{
+		HostHref:               cfg.HostHref,
+		MaxSecretBytes:         cfg.MaxSecretBytes,
+		MaxRequestBytes:        cfg.MaxRequestBytes,
+		DefaultLimit:           cfg.DefaultLimit,
+		MaxLimit:               cfg.MaxLimit,
+		HealthcheckDisableFile: cfg.HealthcheckDisableFile,
+		Version:                Version,
+	}, api.Deps{
+		DB: db, Secrets: secrets, Policy: enforcer, Auth: auth.NoAuth{AdminRole: cfg.AdminRole},
+		Logger: log, Registry: reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Server{cfg: cfg, log: log, db: db, handler: a.Handler()}, nil
+}
+
+// OpenDB opens the configured database.
+func OpenDB(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.DB, error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL(), store.Options{
+		MaxOpenConns:      cfg.DBMaxConns,
+		SQLiteSynchronous: strings.ToUpper(cfg.SQLiteSync),
+		Logger:            log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening the database: %w", err)
+	}
+	return db, nil
+}
+
+// loadKEKs reads the simple_crypto KEKs from KEYMANAGER_KEK, else from the KEK file, generating that file on
+// first start. The keys never reach a log line.
+func loadKEKs(cfg config.Config, log *slog.Logger) ([]simplecrypto.Key, error) {
+	if text, ok := os.LookupEnv("KEYMANAGER_KEK"); ok && strings.TrimSpace(text) != "" {
+		keys, err := simplecrypto.ParseKEKs(text)
+		if err != nil {
+			return nil, fmt.Errorf("KEYMANAGER_KEK: %w", err)
+		}
+		return keys, nil
+	}
+	path := cfg.KEKPath()
+	keys, created, err := simplecrypto.LoadOrCreateKEKFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading the KEK file: %w", err)
+	}
+	if created {
+		log.Warn("generated a new simple_crypto KEK; back it up; without it no secret can be decrypted",
+			slog.String("kek_file", path))
+	}
+	return keys, nil
+}
+
+// Handler is the server's HTTP handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve listens on cfg.Listen until ctx ends, then stops accepting requests, lets the ones in flight finish
+// within the shutdown timeout, and closes the database (which flushes pending SQLite writes).
+func (s *Server) Serve(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", s.cfg.Listen, err)
+	}
+	return s.ServeListener(ctx, ln)
+}
+
+// ServeListener serves on ln until ctx ends.
+func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("serving the Barbican v1 API", slog.String("listen", ln.Addr().String()),
+		slog.String("database", s.db.Dialect()), slog.String("version", Version))
+	select {
+	case err := <-errc:
+		_ = s.db.Close()
+		return fmt.Errorf("serving HTTP: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", slog.Duration("timeout", s.cfg.ShutdownTimeout))
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.log.Warn("requests still in flight at the shutdown deadline were cut off")
+	}
+	if cerr := s.db.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("closing the database: %w", cerr))
+	}
+	if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) {
+		err = errors.Join(err, e)
+	}
+	return err
+}
+
+// NewLogger builds the process logger: JSON (default) or text on stderr.
+func NewLogger(level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+}
