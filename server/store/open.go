@@ -49,7 +49,8 @@ func (db *DB) openSQLite(ctx context.Context, t target, opts Options) error {
 	} else {
 		w.Set("_journal_mode", "WAL")
 	}
-	writerSQL, err := sql.Open("sqlite3", sqliteDSN(path, w))
+	registerSQLiteDrivers()
+	writerSQL, err := sql.Open(sqliteWriterDriver, sqliteDSN(path, w))
 	if err != nil {
 		return fmt.Errorf("open %s: %w", t.redacted, err)
 	}
@@ -81,7 +82,7 @@ func (db *DB) openSQLite(ctx context.Context, t target, opts Options) error {
 		// Readers never write; query_only turns a mistake into an error
 		// instead of a second writer that bypasses group commit.
 		r.Set("_query_only", "1")
-		readerSQL, err := sql.Open("sqlite3", sqliteDSN(path, r))
+		readerSQL, err := sql.Open(sqliteDriver, sqliteDSN(path, r))
 		if err != nil {
 			return fmt.Errorf("open %s: %w", t.redacted, err)
 		}
@@ -94,8 +95,19 @@ func (db *DB) openSQLite(ctx context.Context, t target, opts Options) error {
 			return fmt.Errorf("open %s: %w", t.redacted, err)
 		}
 		db.reader = reader
+
+		cpSQL, err := sql.Open(sqliteDriver, sqliteDSN(path, common))
+		if err != nil {
+			return fmt.Errorf("open %s: %w", t.redacted, err)
+		}
+		db.sqlDBs = append(db.sqlDBs, cpSQL)
+		cpSQL.SetMaxOpenConns(1)
+		db.checkpoints = newCheckpointer(cpSQL, db.log)
 	}
 	db.gc = newGroupCommitter(writer, opts.MaxBatch, db.log)
+	if db.checkpoints != nil {
+		db.gc.afterCommit = db.checkpoints.committed
+	}
 	return nil
 }
 

@@ -90,7 +90,8 @@ type DB struct {
 	writer *gorm.DB
 	sqlDBs []*sql.DB
 
-	gc *groupCommitter // SQLite only
+	gc          *groupCommitter // SQLite only
+	checkpoints *checkpointer   // SQLite files only
 
 	projects sync.Map // external id -> internal id
 
@@ -167,6 +168,9 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		if db.gc != nil {
 			db.gc.close()
+		}
+		if db.checkpoints != nil {
+			db.checkpoints.close()
 		}
 		db.closeErr = db.closeConns()
 	})

@@ -58,6 +58,9 @@ type groupCommitter struct {
 	maxBatch int
 	log      *slog.Logger
 
+	// afterCommit, when set, is called after every successful commit (the checkpointer's kick).
+	afterCommit func()
+
 	queue   chan *writeReq
 	closing chan struct{}
 	stopped chan struct{}
@@ -192,6 +195,8 @@ func (gc *groupCommitter) commit(batch []*writeReq) {
 	} else if err := tx.Commit().Error; err != nil {
 		commitErr = fmt.Errorf("commit write transaction: %w", classify(err))
 		gc.log.Error("Write batch commit failed", slog.Int("writes", len(running)), slog.Any("error", err))
+	} else if gc.afterCommit != nil {
+		gc.afterCommit()
 	}
 	for i, req := range running {
 		if commitErr != nil && results[i] == nil {

@@ -1,0 +1,100 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"sync"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+)
+
+// SQLite connection settings that mattn's DSN cannot express are applied by connect hooks of two registered
+// drivers: one for readers and the checkpointer, one for the single writer.
+const (
+	sqliteDriver       = "sqlite3_keymanager"
+	sqliteWriterDriver = "sqlite3_keymanager_writer"
+)
+
+// connectPragmas: memory-map the database (reads of pages already in the OS cache cost no syscall, and a
+// connection's page cache, which SQLite drops whenever another connection commits, is cheap to refill), and a
+// 32 MiB page cache per connection.
+const connectPragmas = "PRAGMA mmap_size = 268435456; PRAGMA cache_size = -32768;"
+
+var registerDrivers sync.Once
+
+func registerSQLiteDrivers() {
+	registerDrivers.Do(func() {
+		sql.Register(sqliteDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+			_, err := c.Exec(connectPragmas, nil)
+			return err
+		}})
+		// The writer never checkpoints inside COMMIT: copying WAL frames back into the database and syncing it
+		// would stall every write of the batch. The checkpointer does it on its own connection instead.
+		sql.Register(sqliteWriterDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+			_, err := c.Exec(connectPragmas+" PRAGMA wal_autocheckpoint = 0;", nil)
+			return err
+		}})
+	})
+}
+
+// checkpointInterval is the shortest time between two checkpoints: commits in between are copied back together.
+const checkpointInterval = 100 * time.Millisecond
+
+// checkpointer runs passive WAL checkpoints on its own connection after commits, so that the WAL stays short
+// without the writer paying for it. A passive checkpoint never blocks readers or the writer.
+type checkpointer struct {
+	conn *sql.DB
+	log  *slog.Logger
+	kick chan struct{}
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newCheckpointer(conn *sql.DB, log *slog.Logger) *checkpointer {
+	c := &checkpointer{conn: conn, log: log, kick: make(chan struct{}, 1), stop: make(chan struct{}),
+		done: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+// committed tells the checkpointer that the WAL grew; it never blocks.
+func (c *checkpointer) committed() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (c *checkpointer) run() {
+	defer close(c.done)
+	for {
+		select {
+		case <-c.stop:
+			c.checkpoint("TRUNCATE")
+			return
+		case <-c.kick:
+		}
+		c.checkpoint("PASSIVE")
+		select {
+		case <-c.stop:
+			c.checkpoint("TRUNCATE")
+			return
+		case <-time.After(checkpointInterval):
+		}
+	}
+}
+
+func (c *checkpointer) checkpoint(mode string) {
+	var busy, logFrames, copied int
+	err := c.conn.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logFrames, &copied)
+	if err != nil {
+		c.log.Warn("SQLite WAL checkpoint failed", slog.String("mode", mode), slog.Any("error", err))
+	}
+}
+
+func (c *checkpointer) close() {
+	close(c.stop)
+	<-c.done
+}
