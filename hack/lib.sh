@@ -1,0 +1,76 @@
+# shellcheck shell=bash
+# lib.sh holds the logging, policy and path helpers every hack/ script sources.
+# It is not meant to be executed on its own.
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=hack/versions.env
+. "${REPO_ROOT}/hack/versions.env"
+
+# The cache outside the checkout survives CI's fresh clones; bin/ is the fast
+# path for a person re-running in the same tree.
+KM_CACHE_DIR="${KM_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/keymanager}"
+# shellcheck disable=SC2034 # used by the scripts that source this file.
+KM_BIN_DIR="${KM_BIN_DIR:-${REPO_ROOT}/bin}"
+
+log() { printf '==> %s\n' "$*" >&2; }
+ok() { printf '    ok: %s\n' "$*" >&2; }
+warn() { printf '!!! %s\n' "$*" >&2; }
+
+is_ci() { [[ "${CI:-}" == "true" ]]; }
+is_root() { [[ "$(id -u)" -eq 0 ]]; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# missing reports a component that could not be provided. Under CI=true that
+# ends the run, because a silently skipped test suite is worse than a red one;
+# a person gets a loud banner and the run goes on.
+missing() {
+	local component="$1" reason="$2"
+	if is_ci; then
+		printf '\nFATAL (CI=true): %s is missing: %s\n\n' "$component" "$reason" >&2
+		exit 1
+	fi
+	printf '\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n' >&2
+	printf '!!! %s is MISSING: %s\n' "$component" "$reason" >&2
+	printf '!!! Tests that need it will be SKIPPED.\n' >&2
+	printf '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\n' >&2
+	return 1
+}
+
+# apt_install installs Debian packages that are not installed yet. apt-get
+# update runs at most once per process tree because it is the slow part.
+apt_install() {
+	local pkg need=()
+	for pkg in "$@"; do
+		if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+			need+=("$pkg")
+		fi
+	done
+	if [[ ${#need[@]} -eq 0 ]]; then
+		ok "apt packages present: $*"
+		return 0
+	fi
+	if ! is_root || ! have apt-get; then
+		missing "${need[*]}" "not installed and cannot apt-get install (need root on Debian)"
+		return 1
+	fi
+	if [[ -z "${KM_APT_UPDATED:-}" ]]; then
+		log "apt-get update"
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+		export KM_APT_UPDATED=1
+	fi
+	log "apt-get install ${need[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+}
+
+# go_env_os_arch prints the GOOS-GOARCH pair used to key built binaries.
+go_os_arch() { printf '%s-%s' "$(go env GOOS)" "$(go env GOARCH)"; }
+
+# install_cached copies a cached binary into place atomically, so a crashed
+# copy never leaves a half-written executable behind.
+install_cached() {
+	local src="$1" dst="$2"
+	mkdir -p "$(dirname "$dst")"
+	cp "$src" "${dst}.tmp.$$"
+	chmod 0755 "${dst}.tmp.$$"
+	mv -f "${dst}.tmp.$$" "$dst"
+}
