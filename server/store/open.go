@@ -74,6 +74,7 @@ func (db *DB) openSQLite(ctx context.Context, t target, opts Options) error {
 	}
 	db.writer = writer
 	db.reader = writer
+	db.readSQL = writerSQL
 	if !memory {
 		r := url.Values{}
 		for k, v := range common {
@@ -95,6 +96,7 @@ func (db *DB) openSQLite(ctx context.Context, t target, opts Options) error {
 			return fmt.Errorf("open %s: %w", t.redacted, err)
 		}
 		db.reader = reader
+		db.readSQL = readerSQL
 
 		cpSQL, err := sql.Open(sqliteDriver, sqliteDSN(path, common))
 		if err != nil {
@@ -132,5 +134,6 @@ func (db *DB) openMySQL(ctx context.Context, t target, opts Options) error {
 		return fmt.Errorf("open %s: %w", t.redacted, err)
 	}
 	db.reader = g
+	db.readSQL = sqlDB
 	return nil
 }

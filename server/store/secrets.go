@@ -46,32 +46,23 @@ type LoadOptions struct {
 	Payload   bool
 }
 
-// secretRow is a secrets row joined with its project's external id.
-type secretRow struct {
-	Secret
-	ProjectExternalID string `gorm:"column:project_external_id"`
-}
-
 const secretColumns = "s.id, s.created_at, s.updated_at, s.deleted_at, s.deleted, s.status, s.name, " +
 	"s.secret_type, s.expiration, s.algorithm, s.bit_length, s.mode, s.creator_id, s.project_id, " +
 	"p.external_id AS project_external_id"
 
-// Secret returns a live secret by id in any project (spec §2.6): not deleted
-// and not expired at now. It costs two queries, three with o.Payload.
+// Secret returns a live secret (not deleted, not expired at now) of any
+// project, or ErrNotFound; one query, plus one each for an ACL's users,
+// consumers (when asked and present) and the payload (when asked).
 func (db *DB) Secret(ctx context.Context, id string, now time.Time, o LoadOptions) (*SecretView, error) {
-	var rows []secretRow
-	err := db.read(ctx).Raw("SELECT "+secretColumns+" FROM secrets s JOIN projects p ON p.id = s.project_id "+
-		"WHERE s.id = ? AND s.deleted = 0 AND (s.expiration IS NULL OR s.expiration > ?)", id, formatTime(now)).
-		Scan(&rows).Error
+	views, err := db.querySecrets(ctx, "SELECT "+secretColumns+summaryColumns(db.dialect, o.Consumers)+
+		" FROM secrets s JOIN projects p ON p.id = s.project_id"+
+		" WHERE s.id = ? AND s.deleted = 0 AND (s.expiration IS NULL OR s.expiration > ?)",
+		[]any{id, formatTime(now)}, o.Consumers)
 	if err != nil {
-		return nil, fmt.Errorf("look up secret: %w", classify(err))
+		return nil, fmt.Errorf("look up secret: %w", err)
 	}
-	if len(rows) == 0 {
+	if len(views) == 0 {
 		return nil, fmt.Errorf("secret: %w", ErrNotFound)
-	}
-	views := []SecretView{{Secret: rows[0].Secret, ProjectExternalID: rows[0].ProjectExternalID}}
-	if err := db.loadSecretDetails(ctx, views, o.Consumers); err != nil {
-		return nil, err
 	}
 	v := &views[0]
 	if o.Payload {

@@ -2,127 +2,219 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 )
 
-// detailRow is one row of the side query that loads, for a set of secrets,
-// their store metadata ('m'), encrypted data content types ('e'), read ACL
-// users ('a') and consumers ('c') in one round trip.
-type detailRow struct {
-	SecretID  string     `gorm:"column:secret_id"`
-	Src       string     `gorm:"column:src"`
-	C1        *string    `gorm:"column:c1"`
-	C2        *string    `gorm:"column:c2"`
-	C3        *string    `gorm:"column:c3"`
-	C4        *string    `gorm:"column:c4"`
-	C5        *string    `gorm:"column:c5"`
-	C6        *string    `gorm:"column:c6"`
-	Flag      int64      `gorm:"column:flag"`
-	CreatedAt *time.Time `gorm:"column:created_at;serializer:kmtime"`
-	UpdatedAt *time.Time `gorm:"column:updated_at;serializer:kmtime"`
-}
+// Secret reads are the hot path of the API (every get, payload get and list). One query returns the secret
+// rows together with a summary of their payload and ACL computed by correlated sub-selects -- index probes on
+// secret_id -- and rows are scanned with database/sql rather than gorm's reflection. The rare extras (ACL user
+// lists, consumers) cost one more query only for the secrets that have them.
 
-const (
-	detailStoreMeta = "m"
-	detailData      = "e"
-	detailACL       = "a"
-	detailConsumer  = "c"
-)
-
-func detailsSQL(dialect string, consumers bool) string {
+// summaryColumns are appended to secretColumns: the store-metadata content type, the first encrypted_data
+// content type, whether store metadata / encrypted data / a read ACL / consumers exist.
+func summaryColumns(dialect string, consumers bool) string {
 	key := quote(dialect, "key")
-	q := "SELECT secret_id, 'm' AS src, " + key + " AS c1, value AS c2, NULL AS c3, NULL AS c4, NULL AS c5, " +
-		"NULL AS c6, 0 AS flag, created_at, updated_at FROM secret_store_metadata WHERE secret_id IN ? AND deleted = 0" +
-		" UNION ALL SELECT secret_id, 'e', content_type, NULL, NULL, NULL, NULL, NULL, 0, created_at, updated_at " +
-		"FROM encrypted_data WHERE secret_id IN ? AND deleted = 0" +
-		" UNION ALL SELECT a.secret_id, 'a', a.id, u.user_id, NULL, NULL, NULL, NULL, a.project_access, " +
-		"a.created_at, a.updated_at FROM secret_acls a LEFT JOIN secret_acl_users u ON u.acl_id = a.id " +
-		"WHERE a.secret_id IN ? AND a.operation = 'read'"
+	cols := ", (SELECT m.value FROM secret_store_metadata m WHERE m.secret_id = s.id AND m." + key +
+		" = 'content_type' AND m.deleted = 0 ORDER BY m.created_at, m.id LIMIT 1) AS meta_ct" +
+		", (SELECT e.content_type FROM encrypted_data e WHERE e.secret_id = s.id AND e.deleted = 0" +
+		" ORDER BY e.created_at, e.id LIMIT 1) AS data_ct" +
+		", EXISTS (SELECT 1 FROM secret_store_metadata m WHERE m.secret_id = s.id AND m.deleted = 0) AS has_meta" +
+		", EXISTS (SELECT 1 FROM encrypted_data e WHERE e.secret_id = s.id AND e.deleted = 0) AS has_data" +
+		", EXISTS (SELECT 1 FROM secret_acls a WHERE a.secret_id = s.id AND a.operation = 'read') AS has_acl"
 	if consumers {
-		q += " UNION ALL SELECT secret_id, 'c', id, service, resource_type, resource_id, project_id, status, 0, " +
-			"created_at, updated_at FROM secret_consumer_metadata WHERE secret_id IN ? AND deleted = 0"
+		cols += ", EXISTS (SELECT 1 FROM secret_consumer_metadata c WHERE c.secret_id = s.id AND c.deleted = 0) AS has_consumers"
+	} else {
+		cols += ", 0 AS has_consumers"
 	}
-	// c1 last: consumers created in the same instant still come out in a
-	// stable order, and ACL users sort by user id.
-	return q + " ORDER BY secret_id, src, created_at, c1, c2"
+	return cols
 }
 
-// loadSecretDetails fills ContentType, HasPayload, ReadACL and (optionally)
-// Consumers of views with one query, whatever the number of secrets.
-func (db *DB) loadSecretDetails(ctx context.Context, views []SecretView, consumers bool) error {
-	if len(views) == 0 {
+// querySecrets runs a query selecting secretColumns + summaryColumns and completes the views: ACL users and
+// (when asked) consumers are loaded for the secrets that have them.
+func (db *DB) querySecrets(ctx context.Context, query string, args []any, consumers bool) ([]SecretView, error) {
+	stmt, err := db.prepared(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare secret query: %w", classify(err))
+	}
+	rows, err := stmt.QueryContext(db.readContext(ctx), args...)
+	if err != nil {
+		return nil, fmt.Errorf("query secrets: %w", classify(err))
+	}
+	defer rows.Close()
+	var views []SecretView
+	var withACL, withConsumers []string
+	for rows.Next() {
+		var v SecretView
+		var name, algorithm, mode, creator, metaCT, dataCT sql.NullString
+		var bits sql.NullInt64
+		var hasMeta, hasData, hasACL, hasConsumers sql.NullBool
+		err := rows.Scan(&v.ID, dbTimeScanner{&v.CreatedAt}, dbTimeScanner{&v.UpdatedAt},
+			nullDBTimeScanner{&v.DeletedAt}, &v.Deleted, &v.Status, &name, &v.SecretType,
+			nullDBTimeScanner{&v.Expiration}, &algorithm, &bits, &mode, &creator, &v.ProjectID, &v.ProjectExternalID,
+			&metaCT, &dataCT, &hasMeta, &hasData, &hasACL, &hasConsumers)
+		if err != nil {
+			return nil, fmt.Errorf("scan secret: %w", classify(err))
+		}
+		v.Name, v.Algorithm, v.Mode, v.CreatorID = nullString(name), nullString(algorithm), nullString(mode), nullString(creator)
+		if bits.Valid {
+			b := int(bits.Int64)
+			v.BitLength = &b
+		}
+		if v.SecretType == "" {
+			v.SecretType = "opaque"
+		}
+		v.HasPayload = hasMeta.Bool || hasData.Bool
+		v.ContentType = metaCT.String
+		if v.ContentType == "" {
+			v.ContentType = dataCT.String
+		}
+		if consumers {
+			v.Consumers = []SecretConsumerMetadatum{}
+		}
+		if hasACL.Bool {
+			withACL = append(withACL, v.ID)
+		}
+		if hasConsumers.Bool {
+			withConsumers = append(withConsumers, v.ID)
+		}
+		views = append(views, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read secrets: %w", classify(err))
+	}
+	if err := db.loadACLs(ctx, views, withACL); err != nil {
+		return nil, err
+	}
+	if err := db.loadConsumers(ctx, views, withConsumers); err != nil {
+		return nil, err
+	}
+	return views, nil
+}
+
+type aclRow struct {
+	SecretID      string    `gorm:"column:secret_id"`
+	ID            string    `gorm:"column:id"`
+	ProjectAccess bool      `gorm:"column:project_access"`
+	CreatedAt     time.Time `gorm:"column:created_at;serializer:kmtime"`
+	UpdatedAt     time.Time `gorm:"column:updated_at;serializer:kmtime"`
+	UserID        *string   `gorm:"column:user_id"`
+}
+
+// loadACLs fills ReadACL of the views whose ids are listed, users sorted by id.
+func (db *DB) loadACLs(ctx context.Context, views []SecretView, ids []string) error {
+	if len(ids) == 0 {
 		return nil
 	}
-	ids := make([]string, len(views))
-	byID := make(map[string]*SecretView, len(views))
-	for i := range views {
-		ids[i] = views[i].ID
-		byID[views[i].ID] = &views[i]
+	var rows []aclRow
+	err := db.read(ctx).Raw("SELECT a.secret_id, a.id, a.project_access, a.created_at, a.updated_at, u.user_id "+
+		"FROM secret_acls a LEFT JOIN secret_acl_users u ON u.acl_id = a.id "+
+		"WHERE a.secret_id IN ? AND a.operation = 'read' ORDER BY a.secret_id, u.user_id", ids).Scan(&rows).Error
+	if err != nil {
+		return fmt.Errorf("load secret ACLs: %w", classify(err))
 	}
-	args := []any{ids, ids, ids}
-	if consumers {
-		args = append(args, ids)
-	}
-	var rows []detailRow
-	if err := db.read(ctx).Raw(detailsSQL(db.dialect, consumers), args...).Scan(&rows).Error; err != nil {
-		return fmt.Errorf("load secret details: %w", classify(err))
-	}
-	dataType := map[string]string{}
+	byID := indexViews(views)
 	for _, r := range rows {
 		v := byID[r.SecretID]
 		if v == nil {
 			continue
 		}
-		switch r.Src {
-		case detailStoreMeta:
-			v.HasPayload = true
-			if deref(r.C1) == "content_type" && v.ContentType == "" {
-				v.ContentType = deref(r.C2)
-			}
-		case detailData:
-			v.HasPayload = true
-			if _, seen := dataType[r.SecretID]; !seen {
-				dataType[r.SecretID] = deref(r.C1)
-			}
-		case detailACL:
-			if v.ReadACL == nil {
-				v.ReadACL = &ACL{ID: deref(r.C1), ProjectAccess: r.Flag != 0, Users: []string{}}
-				v.ReadACL.CreatedAt, v.ReadACL.UpdatedAt = derefTime(r.CreatedAt), derefTime(r.UpdatedAt)
-			}
-			if r.C2 != nil {
-				v.ReadACL.Users = append(v.ReadACL.Users, *r.C2)
-			}
-		case detailConsumer:
-			c := SecretConsumerMetadatum{SecretID: r.SecretID, ProjectID: r.C5, Service: deref(r.C2),
-				ResourceType: deref(r.C3), ResourceID: deref(r.C4)}
-			c.ID, c.Status = deref(r.C1), deref(r.C6)
-			c.CreatedAt, c.UpdatedAt = derefTime(r.CreatedAt), derefTime(r.UpdatedAt)
-			v.Consumers = append(v.Consumers, c)
+		if v.ReadACL == nil {
+			v.ReadACL = &ACL{ID: r.ID, ProjectAccess: r.ProjectAccess, Users: []string{}, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 		}
-	}
-	for i := range views {
-		v := &views[i]
-		if v.ContentType == "" {
-			v.ContentType = dataType[v.ID]
-		}
-		if consumers && v.Consumers == nil {
-			v.Consumers = []SecretConsumerMetadatum{}
+		if r.UserID != nil {
+			v.ReadACL.Users = append(v.ReadACL.Users, *r.UserID)
 		}
 	}
 	return nil
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
+// loadConsumers fills Consumers (non-deleted, by created_at) of the views whose ids are listed.
+func (db *DB) loadConsumers(ctx context.Context, views []SecretView, ids []string) error {
+	if len(ids) == 0 {
+		return nil
 	}
-	return *s
+	var rows []SecretConsumerMetadatum
+	err := db.read(ctx).Where("secret_id IN ? AND deleted = ?", ids, false).Order("secret_id, created_at, id").
+		Find(&rows).Error
+	if err != nil {
+		return fmt.Errorf("load secret consumers: %w", classify(err))
+	}
+	byID := indexViews(views)
+	for _, c := range rows {
+		if v := byID[c.SecretID]; v != nil {
+			v.Consumers = append(v.Consumers, c)
+		}
+	}
+	return nil
 }
 
-func derefTime(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
+func indexViews(views []SecretView) map[string]*SecretView {
+	byID := make(map[string]*SecretView, len(views))
+	for i := range views {
+		byID[views[i].ID] = &views[i]
 	}
-	return *t
+	return byID
+}
+
+func nullString(s sql.NullString) *string {
+	if !s.Valid {
+		return nil
+	}
+	v := s.String
+	return &v
+}
+
+// dbTimeScanner scans a DATETIME column as the drivers return it (time.Time, text or bytes) into UTC.
+type dbTimeScanner struct{ dst *time.Time }
+
+func (s dbTimeScanner) Scan(v any) error {
+	if v == nil {
+		*s.dst = time.Time{}
+		return nil
+	}
+	t, err := parseDBTime(v)
+	*s.dst = t
+	return err
+}
+
+type nullDBTimeScanner struct{ dst **time.Time }
+
+func (s nullDBTimeScanner) Scan(v any) error {
+	if v == nil {
+		*s.dst = nil
+		return nil
+	}
+	t, err := parseDBTime(v)
+	if err != nil {
+		return err
+	}
+	*s.dst = &t
+	return nil
+}
+
+// prepared returns a statement of the read pool prepared once per query text (database/sql prepares it again
+// per connection as needed). The set of query texts is bounded: they are built from fixed fragments.
+func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := db.stmts.Load(query); ok {
+		return s.(*sql.Stmt), nil
+	}
+	s, err := db.readSQL.PrepareContext(db.readContext(ctx), query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(query, s); loaded {
+		_ = s.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return s, nil
+}
+
+// readContext is the context of a read (see read).
+func (db *DB) readContext(ctx context.Context) context.Context {
+	if db.dialect == DialectSQLite {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }

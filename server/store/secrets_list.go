@@ -120,12 +120,11 @@ func (db *DB) ListSecrets(ctx context.Context, q SecretQuery) (page []SecretView
 	offset := max(q.Offset, 0)
 
 	whereSQL := strings.Join(where, " AND ")
-	var rows []secretRow
-	err = db.read(ctx).Raw("SELECT "+secretColumns+" FROM "+from+" WHERE "+whereSQL+
-		" ORDER BY "+strings.Join(order, ", ")+" LIMIT ? OFFSET ?", append(args, limit, offset)...).
-		Scan(&rows).Error
+	page, err = db.querySecrets(ctx, "SELECT "+secretColumns+summaryColumns(db.dialect, q.Consumers)+
+		" FROM "+from+" WHERE "+whereSQL+" ORDER BY "+strings.Join(order, ", ")+" LIMIT ? OFFSET ?",
+		append(append([]any{}, args...), limit, offset), q.Consumers)
 	if err != nil {
-		return nil, 0, fmt.Errorf("list secrets: %w", classify(err))
+		return nil, 0, fmt.Errorf("list secrets: %w", err)
 	}
 	if filtered || q.ACLUserID != "" || !db.counterReady.Load() {
 		total, err = db.countSecrets(ctx, from, whereSQL, args)
@@ -133,13 +132,6 @@ func (db *DB) ListSecrets(ctx context.Context, q SecretQuery) (page []SecretView
 		total, err = db.projectSecretTotal(ctx, q.ProjectID, q.Now)
 	}
 	if err != nil {
-		return nil, 0, err
-	}
-	page = make([]SecretView, len(rows))
-	for i, r := range rows {
-		page[i] = SecretView{Secret: r.Secret, ProjectExternalID: r.ProjectExternalID}
-	}
-	if err := db.loadSecretDetails(ctx, page, q.Consumers); err != nil {
 		return nil, 0, err
 	}
 	return page, total, nil

@@ -260,3 +260,10 @@ func TestKEKActivation(t *testing.T) {
 		}
 	})
 }
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

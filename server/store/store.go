@@ -89,6 +89,9 @@ type DB struct {
 	// writer is the dedicated SQLite writer connection (nil on MySQL).
 	writer *gorm.DB
 	sqlDBs []*sql.DB
+	// readSQL is the pool behind reader, for the hand-scanned hot queries; stmts caches their statements.
+	readSQL *sql.DB
+	stmts   sync.Map // query text -> *sql.Stmt
 
 	gc          *groupCommitter // SQLite only
 	checkpoints *checkpointer   // SQLite files only
@@ -191,8 +194,11 @@ func (db *DB) closeConns() error {
 }
 
 // read returns the reader handle bound to ctx.
+// On SQLite the context's cancellation is dropped: mattn/go-sqlite3 steps every row in a new goroutine when the
+// context can be cancelled, to be able to interrupt it. SQLite reads here are index lookups of a few rows:
+// cancelling them buys nothing, and the goroutine per row cost a tenth of a list request's CPU.
 func (db *DB) read(ctx context.Context) *gorm.DB {
-	return db.reader.WithContext(ctx)
+	return db.reader.WithContext(db.readContext(ctx))
 }
 
 // refreshSchemaState records which optional keymanager tables exist.
