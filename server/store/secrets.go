@@ -51,61 +51,23 @@ const secretColumns = "s.id, s.created_at, s.updated_at, s.deleted_at, s.deleted
 	"p.external_id AS project_external_id"
 
 // Secret returns a live secret (not deleted, not expired at now) of any
-// project, or ErrNotFound; one query, plus one each for an ACL's users,
-// consumers (when asked and present) and the payload (when asked).
+// project, or ErrNotFound: one query (with the payload row when asked), plus
+// one each for an ACL's users and for consumers (when asked and present).
 func (db *DB) Secret(ctx context.Context, id string, now time.Time, o LoadOptions) (*SecretView, error) {
-	views, err := db.querySecrets(ctx, "SELECT "+secretColumns+summaryColumns(db.dialect, o.Consumers)+
-		" FROM secrets s JOIN projects p ON p.id = s.project_id"+
+	cols, join := secretColumns+summaryColumns(db.dialect, o.Consumers), ""
+	if o.Payload {
+		cols, join = cols+payloadColumns, payloadJoin
+	}
+	views, err := db.querySecrets(ctx, "SELECT "+cols+" FROM secrets s JOIN projects p ON p.id = s.project_id"+join+
 		" WHERE s.id = ? AND s.deleted = 0 AND (s.expiration IS NULL OR s.expiration > ?)",
-		[]any{id, formatTime(now)}, o.Consumers)
+		[]any{id, formatTime(now)}, o.Consumers, o.Payload)
 	if err != nil {
 		return nil, fmt.Errorf("look up secret: %w", err)
 	}
 	if len(views) == 0 {
 		return nil, fmt.Errorf("secret: %w", ErrNotFound)
 	}
-	v := &views[0]
-	if o.Payload {
-		if err := db.loadPayload(ctx, v); err != nil {
-			return nil, err
-		}
-	}
-	return v, nil
-}
-
-// payloadRow is an encrypted_data row joined with its kek_data row.
-type payloadRow struct {
-	Data EncryptedDatum `gorm:"embedded;embeddedPrefix:e_"`
-	KEK  KEKDatum       `gorm:"embedded;embeddedPrefix:k_"`
-}
-
-var payloadColumns = prefixedColumns("e", "id", "created_at", "updated_at", "deleted_at", "deleted", "status",
-	"content_type", "secret_id", "kek_id", "cypher_text", "kek_meta_extended") + ", " +
-	prefixedColumns("k", "id", "created_at", "updated_at", "deleted_at", "deleted", "status", "plugin_name",
-		"kek_label", "project_id", "active", "bind_completed", "algorithm", "bit_length", "mode", "plugin_meta")
-
-func prefixedColumns(alias string, cols ...string) string {
-	s := ""
-	for i, c := range cols {
-		if i > 0 {
-			s += ", "
-		}
-		s += alias + "." + c + " AS " + alias + "_" + c
-	}
-	return s
-}
-
-func (db *DB) loadPayload(ctx context.Context, v *SecretView) error {
-	var rows []payloadRow
-	err := db.read(ctx).Raw("SELECT "+payloadColumns+" FROM encrypted_data e JOIN kek_data k ON k.id = e.kek_id "+
-		"WHERE e.secret_id = ? AND e.deleted = 0 ORDER BY e.created_at, e.id LIMIT 1", v.ID).Scan(&rows).Error
-	if err != nil {
-		return fmt.Errorf("load secret payload: %w", classify(err))
-	}
-	if len(rows) > 0 {
-		v.Data, v.KEK = &rows[0].Data, &rows[0].KEK
-	}
-	return nil
+	return &views[0], nil
 }
 
 // CreateSecret inserts s (ID, timestamps and status ACTIVE filled when

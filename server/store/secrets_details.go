@@ -31,9 +31,67 @@ func summaryColumns(dialect string, consumers bool) string {
 	return cols
 }
 
-// querySecrets runs a query selecting secretColumns + summaryColumns and completes the views: ACL users and
-// (when asked) consumers are loaded for the secrets that have them.
-func (db *DB) querySecrets(ctx context.Context, query string, args []any, consumers bool) ([]SecretView, error) {
+// payloadJoin and payloadColumns add a secret's first encrypted_data row and its kek_data row to a secret
+// query, so that a payload read costs one query.
+const payloadJoin = " LEFT JOIN encrypted_data e ON e.id = (SELECT e2.id FROM encrypted_data e2" +
+	" WHERE e2.secret_id = s.id AND e2.deleted = 0 ORDER BY e2.created_at, e2.id LIMIT 1)" +
+	" LEFT JOIN kek_data k ON k.id = e.kek_id"
+
+const payloadColumns = ", e.id, e.created_at, e.updated_at, e.status, e.content_type, e.kek_id, e.cypher_text," +
+	" e.kek_meta_extended, k.id, k.created_at, k.updated_at, k.status, k.plugin_name, k.kek_label, k.project_id," +
+	" k.active, k.bind_completed, k.algorithm, k.bit_length, k.mode, k.plugin_meta"
+
+// payloadScan receives payloadColumns.
+type payloadScan struct {
+	dataID, dataStatus, kekID, kekStatus, pluginName, kekProjectID                    sql.NullString
+	contentType, dataKEKID, cypherText, kekMetaExtended, label, alg, mode, pluginMeta sql.NullString
+	dataCreated, dataUpdated, kekCreated, kekUpdated                                  *time.Time
+	active, bound                                                                     sql.NullBool
+	bits                                                                              sql.NullInt64
+}
+
+func (p *payloadScan) dest() []any {
+	return []any{&p.dataID, nullDBTimeScanner{&p.dataCreated}, nullDBTimeScanner{&p.dataUpdated}, &p.dataStatus,
+		&p.contentType, &p.dataKEKID, &p.cypherText, &p.kekMetaExtended, &p.kekID, nullDBTimeScanner{&p.kekCreated},
+		nullDBTimeScanner{&p.kekUpdated}, &p.kekStatus, &p.pluginName, &p.label, &p.kekProjectID, &p.active, &p.bound,
+		&p.alg, &p.bits, &p.mode, &p.pluginMeta}
+}
+
+func (p *payloadScan) fill(v *SecretView) {
+	if !p.dataID.Valid {
+		return
+	}
+	d := &EncryptedDatum{Model: Model{ID: p.dataID.String, Status: p.dataStatus.String}, ContentType: nullString(p.contentType),
+		SecretID: v.ID, KEKID: p.dataKEKID.String, CypherText: nullString(p.cypherText), KEKMetaExtended: nullString(p.kekMetaExtended)}
+	if p.dataCreated != nil {
+		d.CreatedAt = *p.dataCreated
+	}
+	if p.dataUpdated != nil {
+		d.UpdatedAt = *p.dataUpdated
+	}
+	v.Data = d
+	if !p.kekID.Valid {
+		return
+	}
+	k := &KEKDatum{Model: Model{ID: p.kekID.String, Status: p.kekStatus.String}, PluginName: p.pluginName.String,
+		KEKLabel: nullString(p.label), ProjectID: p.kekProjectID.String, Active: p.active.Bool, BindCompleted: p.bound.Bool,
+		Algorithm: nullString(p.alg), Mode: nullString(p.mode), PluginMeta: nullString(p.pluginMeta)}
+	if p.kekCreated != nil {
+		k.CreatedAt = *p.kekCreated
+	}
+	if p.kekUpdated != nil {
+		k.UpdatedAt = *p.kekUpdated
+	}
+	if p.bits.Valid {
+		b := int(p.bits.Int64)
+		k.BitLength = &b
+	}
+	v.KEK = k
+}
+
+// querySecrets runs a query selecting secretColumns + summaryColumns (+ payloadColumns when payload) and
+// completes the views: ACL users and (when asked) consumers are loaded for the secrets that have them.
+func (db *DB) querySecrets(ctx context.Context, query string, args []any, consumers, payload bool) ([]SecretView, error) {
 	stmt, err := db.prepared(ctx, query)
 	if err != nil {
 		return nil, fmt.Errorf("prepare secret query: %w", classify(err))
@@ -50,12 +108,19 @@ func (db *DB) querySecrets(ctx context.Context, query string, args []any, consum
 		var name, algorithm, mode, creator, metaCT, dataCT sql.NullString
 		var bits sql.NullInt64
 		var hasMeta, hasData, hasACL, hasConsumers sql.NullBool
-		err := rows.Scan(&v.ID, dbTimeScanner{&v.CreatedAt}, dbTimeScanner{&v.UpdatedAt},
+		dest := []any{&v.ID, dbTimeScanner{&v.CreatedAt}, dbTimeScanner{&v.UpdatedAt},
 			nullDBTimeScanner{&v.DeletedAt}, &v.Deleted, &v.Status, &name, &v.SecretType,
 			nullDBTimeScanner{&v.Expiration}, &algorithm, &bits, &mode, &creator, &v.ProjectID, &v.ProjectExternalID,
-			&metaCT, &dataCT, &hasMeta, &hasData, &hasACL, &hasConsumers)
-		if err != nil {
+			&metaCT, &dataCT, &hasMeta, &hasData, &hasACL, &hasConsumers}
+		var pl payloadScan
+		if payload {
+			dest = append(dest, pl.dest()...)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("scan secret: %w", classify(err))
+		}
+		if payload {
+			pl.fill(&v)
 		}
 		v.Name, v.Algorithm, v.Mode, v.CreatorID = nullString(name), nullString(algorithm), nullString(mode), nullString(creator)
 		if bits.Valid {

@@ -122,7 +122,7 @@ func (db *DB) ListSecrets(ctx context.Context, q SecretQuery) (page []SecretView
 	whereSQL := strings.Join(where, " AND ")
 	page, err = db.querySecrets(ctx, "SELECT "+secretColumns+summaryColumns(db.dialect, q.Consumers)+
 		" FROM "+from+" WHERE "+whereSQL+" ORDER BY "+strings.Join(order, ", ")+" LIMIT ? OFFSET ?",
-		append(append([]any{}, args...), limit, offset), q.Consumers)
+		append(append([]any{}, args...), limit, offset), q.Consumers, false)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list secrets: %w", err)
 	}
