@@ -135,7 +135,8 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Serve listens on cfg.Listen until ctx ends, then stops accepting requests, lets the ones in flight finish
 // within the shutdown timeout, and closes the database (which flushes pending SQLite writes).
 func (s *Server) Serve(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.cfg.Listen, err)
 	}

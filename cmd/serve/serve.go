@@ -15,7 +15,7 @@ import (
 // AddCommandTo adds `serve` to parent.
 func AddCommandTo(parent *cobra.Command) {
 	cfg := config.Default()
-	cmd := &cobra.Command{
+	cmd := &cobra.Command{ //nolint:gosec // the examples show placeholder URLs, not credentials
 		Use:   "serve",
 		Short: "Run the Barbican-compatible key manager API server",
 		Long: `Run the Barbican v1 API server.

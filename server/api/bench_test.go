@@ -48,7 +48,7 @@ func (c *benchClient) create() (string, error) {
 	status, body, err := c.do("POST", "/v1/secrets", "", []byte(`{"name": "bench", "payload": "c2VjcmV0LWRhdGEtMzItYnl0ZXMtbG9uZy4uLi4=",
 		"payload_content_type": "application/octet-stream", "payload_content_encoding": "base64"}`))
 	if err != nil || status != http.StatusCreated {
-		return "", fmt.Errorf("create: %d %v %s", status, err, body)
+		return "", fmt.Errorf("create: status %d, body %s: %w", status, body, err)
 	}
 	var out struct {
 		Ref string `json:"secret_ref"`

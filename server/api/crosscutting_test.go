@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/keymanager-io/keymanager/server/policy"
 )
 
 func TestVersionDiscovery(t *testing.T) {
@@ -172,5 +174,28 @@ func TestCrossCuttingBehaviour(t *testing.T) {
 				t.Errorf("every /v1 response should echo the microversion")
 			}
 		})
+	}
+}
+
+func TestConfiguredHostHrefAndPolicy(t *testing.T) {
+	s := newSetup(t,
+		withConfig(func(c *Config) { c.HostHref = "https://kms.example.com:9311/" }),
+		withPolicy(policy.Options{EnforceNewDefaults: true}))
+	member := as{project: "p1", user: "m", roles: "member"}
+	resp := s.expect(member, request{method: "POST", path: "/v1/secrets", body: `{}`}, http.StatusCreated)
+	if ref := resp.json(t)["secret_ref"].(string); !strings.HasPrefix(ref, "https://kms.example.com:9311/v1/secrets/") {
+		t.Errorf("hrefs should start with the configured host href, got %s", ref)
+	}
+	// Under the secure-RBAC defaults, the legacy creator role grants nothing.
+	s.expect(as{project: "p1", user: "c", roles: "creator"}, request{method: "POST", path: "/v1/secrets", body: `{}`},
+		http.StatusForbidden)
+	list := s.expect(as{project: "p1", roles: "reader"}, request{method: "GET", path: "/v1/secrets"}, http.StatusForbidden)
+	if !strings.HasPrefix(list.description(t).(string), "Secret(s) retrieval attempt not allowed") {
+		t.Errorf("unexpected 403 body %s", list.body)
+	}
+	root := s.expect(as{}, request{method: "GET", path: "/", header: map[string]string{"Accept": "application/json-home"}},
+		http.StatusFound)
+	if loc := root.header.Get("Location"); loc != "https://kms.example.com:9311/v1/" {
+		t.Errorf("json-home should redirect to the configured /v1/, got %q", loc)
 	}
 }

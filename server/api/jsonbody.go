@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode"
 )
@@ -63,10 +62,9 @@ type property struct {
 }
 
 type objectSchema struct {
-	name          string
-	properties    []property
-	noAdditional  bool
-	requireObject bool
+	name         string
+	properties   []property
+	noAdditional bool
 }
 
 func invalidObject(schema, reason, prop string) *Error {
@@ -281,6 +279,3 @@ func pyStringRepr(s string) string {
 	b.WriteByte(quote)
 	return b.String()
 }
-
-// itoa is strconv.Itoa, named for brevity in href building.
-func itoa(i int) string { return strconv.Itoa(i) }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -83,7 +84,7 @@ func (a *API) withRequest(next http.Handler) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 		defer func() {
 			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
+				if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 					panic(v)
 				}
 				// The panic value and stack may mention request data, never secrets: handlers keep payloads
@@ -145,7 +146,8 @@ func (a *API) withAuth(next http.Handler) http.Handler {
 		c, err := a.auth.Authenticate(r)
 		if err != nil {
 			status, msg := http.StatusUnauthorized, "Authentication required"
-			if ae, ok := err.(*auth.Error); ok {
+			var ae *auth.Error
+			if errors.As(err, &ae) {
 				status, msg = ae.Status, ae.Message
 				for k, vs := range ae.Header {
 					for _, v := range vs {

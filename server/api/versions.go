@@ -32,7 +32,11 @@ func (a *API) versionRoot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if prefersJSONHome(r) {
-		http.Redirect(w, r, a.baseHref(r)+"/v1/", http.StatusFound)
+		target := "/v1/"
+		if a.cfg.HostHref != "" {
+			target = a.baseHref(r) + "/v1/" // a configured base, not a value from the request
+		}
+		http.Redirect(w, r, target, http.StatusFound) //nolint:gosec // target is a fixed path or the configured host_href
 		return
 	}
 	doc := a.versionDoc(r)

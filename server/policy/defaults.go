@@ -4,7 +4,7 @@ package policy
 // used by the secure-RBAC defaults and the legacy ones used by the deprecated
 // rules. All are registered in both modes, as Barbican does, so a policy file
 // may reference or redefine any of them.
-var baseRules = map[string]string{
+var baseRules = map[string]string{ //nolint:gosec // policy rule text, not credentials
 	"secret_project_match":     "project_id:%(target.secret.project_id)s",
 	"secret_project_reader":    "role:reader and rule:secret_project_match",
 	"secret_project_member":    "role:member and rule:secret_project_match",

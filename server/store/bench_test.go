@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keymanager-io/keymanager/internal/testbed"
 	"gorm.io/gorm"
+
+	"github.com/keymanager-io/keymanager/internal/testbed"
 )
 
 // BenchmarkStore measures the hot store operations on SQLite and MariaDB.

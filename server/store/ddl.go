@@ -7,14 +7,13 @@ import (
 
 // quote quotes the identifiers SQLAlchemy quotes (reserved words).
 func quote(dialect, name string) string {
-	switch strings.ToLower(name) {
-	case "key":
-		if dialect == DialectMySQL {
-			return "`" + name + "`"
-		}
-		return `"` + name + `"`
+	if strings.ToLower(name) != "key" {
+		return name
 	}
-	return name
+	if dialect == DialectMySQL {
+		return "`" + name + "`"
+	}
+	return `"` + name + `"`
 }
 
 func quoteList(dialect string, names []string) string {

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -55,10 +54,7 @@ func isUnavailable(err error) bool {
 		return liteErr.Code == sqlite3.ErrBusy || liteErr.Code == sqlite3.ErrLocked
 	}
 	var netErr net.Error
-	if errors.As(err, &netErr) {
-		return true
-	}
-	return false
+	return errors.As(err, &netErr)
 }
 
 func isUniqueViolation(err error) bool {
@@ -82,9 +78,4 @@ func isRetryable(err error) bool {
 		return myErr.Number == mysqlDeadlock || myErr.Number == mysqlLockWaitTimeout
 	}
 	return false
-}
-
-// isCtxErr reports whether err is only the caller giving up.
-func isCtxErr(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

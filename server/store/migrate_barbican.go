@@ -6,7 +6,7 @@ import "fmt"
 // is what a database created by Upgrade records in alembic_version.
 const (
 	RevisionOcataRebase     = "39cf2e645cba"
-	RevisionSecretConsumers = "0f8c192a061f"
+	RevisionSecretConsumers = "0f8c192a061f" //nolint:gosec // an alembic revision id, not a credential
 	RevisionConsumersUnique = "8c74e2d7f1ff"
 	HeadRevision            = RevisionConsumersUnique
 )

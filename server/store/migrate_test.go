@@ -7,8 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keymanager-io/keymanager/internal/testbed"
 	"gorm.io/gorm"
+
+	"github.com/keymanager-io/keymanager/internal/testbed"
 )
 
 // rawDialects is dialects without Upgrade: fn gets an empty database.

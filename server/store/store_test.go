@@ -6,8 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keymanager-io/keymanager/internal/testbed"
 	"gorm.io/gorm"
+
+	"github.com/keymanager-io/keymanager/internal/testbed"
 )
 
 // dialects runs fn once on a fresh, upgraded SQLite file and once on a fresh,

@@ -30,8 +30,9 @@ func parseURL(raw string) (target, error) {
 	switch strings.ToLower(scheme) {
 	case "sqlite", "sqlite3":
 		rest, _, _ = strings.Cut(rest, "?")
-		// SQLAlchemy: sqlite:////abs (four slashes) is absolute; we also take
-		// sqlite:///abs as absolute because that is what keymanager documents.
+		// SQLAlchemy reads four slashes as an absolute path and three as a
+		// relative one; keymanager documents three slashes with an absolute
+		// path, so both forms mean an absolute path here.
 		path := rest
 		if strings.HasPrefix(path, "//") {
 			path = path[1:]

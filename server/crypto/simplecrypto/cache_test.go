@@ -91,7 +91,7 @@ func TestPluginConcurrentUse(t *testing.T) {
 				}
 				got, err := p.Decrypt(ctx, kek, tok, "")
 				if err != nil || !bytes.Equal(got, pt) {
-					errs <- fmt.Errorf("round %d of goroutine %d: payload should round-trip (err %v)", r, g, err)
+					errs <- fmt.Errorf("round %d of goroutine %d: payload should round-trip: %w", r, g, err)
 					return
 				}
 			}

@@ -141,7 +141,7 @@ func ensurePrivateDir(dir string) error {
 		return fmt.Errorf("create simple_crypto KEK directory: %w", err)
 	}
 	// MkdirAll's mode is filtered by the umask; make the result exact.
-	if err := os.Chmod(dir, 0o700); err != nil {
+	if err := os.Chmod(dir, 0o700); err != nil { //nolint:gosec // a directory: 0700 is owner-only
 		return fmt.Errorf("create simple_crypto KEK directory: %w", err)
 	}
 	return nil

@@ -86,7 +86,7 @@ func TestParseKEKsRejectsMalformedKeysWithoutEchoingThem(t *testing.T) {
 
 func TestKeyRedactsItself(t *testing.T) {
 	k := newKeys(t, 1)[0]
-	leaks := []string{k.Encode(), k.Encode()[:12], hex.EncodeToString(k.k[:])[:16], fmt.Sprint(k.k[:4])}
+	leaks := []string{k.Encode(), k.Encode()[:12], hex.EncodeToString(k.k[:])[:16], fmt.Sprintf("%v", k.k[:4])}
 
 	var outputs []string
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T %v"} {

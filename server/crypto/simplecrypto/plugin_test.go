@@ -184,7 +184,7 @@ func TestDecryptSurvivesAuthenticatedMalformedTokens(t *testing.T) {
 		head := make([]byte, 9, 9+len(body)+32)
 		head[0] = 0x80
 		binary.BigEndian.PutUint64(head[1:], uint64(time.Now().Unix()))
-		msg := append(head, body...)
+		msg := append(append([]byte{}, head...), body...)
 		mac := hmac.New(sha256.New, pkek[:16])
 		mac.Write(msg)
 		return []byte(base64.URLEncoding.EncodeToString(mac.Sum(msg)))
