@@ -9,7 +9,7 @@ TEST_ENV      := $(BIN)/test-env.sh
 # WITH_ENV loads what hack/test-deps.sh found (MariaDB URL, envtest assets,
 # SoftHSM2 module) into the recipe's shell.
 WITH_ENV      := set -a && . $(TEST_ENV) && set +a &&
-GO_TEST_FLAGS ?= -count=1
+GO_TEST_FLAGS ?= -count=1 -race
 FUZZ_TIME     ?= 15s
 # FUZZ_TARGETS, e.g. "./server/crypto:FuzzDecrypt"; empty means every Fuzz* test.
 FUZZ_TARGETS  ?=
@@ -36,9 +36,10 @@ run: ## Run the server: go run . serve $(ARGS).
 deps: ## Install/start test dependencies and write bin/test-env.sh.
 	bash hack/test-deps.sh
 
-test: deps ## Everything CI checks: deps, gofmt, vet, go test, the barbican CLI e2e.
+test: deps ## Everything CI checks: deps, gofmt, vet, lint, go test (race detector), the barbican CLI e2e.
 	@$(MAKE) --no-print-directory fmt-check
 	@$(MAKE) --no-print-directory vet
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory test-go
 	@$(MAKE) --no-print-directory e2e
 
