@@ -167,15 +167,19 @@ func (a *API) getSecretMetadatum(w http.ResponseWriter, r *http.Request) {
 	}
 	key := r.PathValue("key")
 	value, err := a.db.SecretUserMetadatum(r.Context(), v.ID, key)
-	if errors.Is(err, store.ErrNotFound) {
+	a.answerMetadatum(w, r, op, key, value, err)
+}
+
+// answerMetadatum answers a single-key request: the pair, a 404 for a missing key, or the error.
+func (a *API) answerMetadatum(w http.ResponseWriter, r *http.Request, op, key, value string, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		writeErrorBody(w, r, errMetadatumNotFound)
-		return
-	}
-	if err != nil {
+	case err != nil:
 		a.writeError(w, r, op, err)
-		return
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"key": key, "value": value})
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"key": key, "value": value})
 }
 
 // putSecretMetadatum is PUT /v1/secrets/{id}/metadata/{key}: update an existing key.
@@ -191,11 +195,8 @@ func (a *API) putSecretMetadatum(w http.ResponseWriter, r *http.Request) {
 		writeErrorBody(w, r, e)
 		return
 	}
-	if _, err := a.db.SecretUserMetadatum(r.Context(), v.ID, urlKey); errors.Is(err, store.ErrNotFound) {
-		writeErrorBody(w, r, errMetadatumNotFound)
-		return
-	} else if err != nil {
-		a.writeError(w, r, op, err)
+	if _, err := a.db.SecretUserMetadatum(r.Context(), v.ID, urlKey); err != nil {
+		a.answerMetadatum(w, r, op, urlKey, "", err)
 		return
 	}
 	if key != urlKey {
@@ -206,15 +207,7 @@ func (a *API) putSecretMetadatum(w http.ResponseWriter, r *http.Request) {
 	err := a.db.Write(r.Context(), func(tx *gorm.DB) error {
 		return store.UpdateSecretUserMetadatum(tx, v.ID, key, value, a.now())
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		writeErrorBody(w, r, errMetadatumNotFound)
-		return
-	}
-	if err != nil {
-		a.writeError(w, r, op, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"key": key, "value": value})
+	a.answerMetadatum(w, r, op, key, value, err)
 }
 
 // deleteSecretMetadatum is DELETE /v1/secrets/{id}/metadata/{key}: 204 whether or not the key existed.
