@@ -32,7 +32,7 @@ log "test dependencies (CI=${CI:-false}, cache ${KM_CACHE_DIR})"
 mkdir -p "$KM_BIN_DIR" "$KM_CACHE_DIR"
 
 # One apt transaction for every Debian package keeps apt-get update to once.
-apt_install mariadb-server mariadb-client softhsm2 python3-barbicanclient python3-openstackclient ||
+apt_install mariadb-server mariadb-client softhsm2 python3-barbicanclient python3-openstackclient python3-cryptography ||
 	gaps+=("Debian packages")
 
 log "SoftHSM2"
