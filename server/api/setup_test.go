@@ -58,6 +58,7 @@ type setupConfig struct {
 	policy    policy.Options
 	keks      []simplecrypto.Key
 	skipClock bool
+	logOut    io.Writer
 }
 
 func withDB(url string) setupOption                 { return func(c *setupConfig) { c.dbURL = url } }
@@ -65,6 +66,7 @@ func withConfig(f func(*Config)) setupOption        { return func(c *setupConfig
 func withPolicy(o policy.Options) setupOption       { return func(c *setupConfig) { c.policy = o } }
 func withKEKs(keys ...simplecrypto.Key) setupOption { return func(c *setupConfig) { c.keks = keys } }
 func withRealClock() setupOption                    { return func(c *setupConfig) { c.skipClock = true } }
+func withLogOutput(w io.Writer) setupOption         { return func(c *setupConfig) { c.logOut = w } }
 
 // newSetup starts the real API (real database, simple_crypto, policy engine) behind an httptest server.
 func newSetup(t testing.TB, opts ...setupOption) *setup {
@@ -105,8 +107,13 @@ func newSetup(t testing.TB, opts ...setupOption) *setup {
 		t.Fatal(err)
 	}
 	clock := &testClock{now: time.Now().UTC().Truncate(time.Second)}
+	logOut := sc.logOut
+	if logOut == nil {
+		logOut = io.Discard
+	}
 	deps := Deps{DB: db, Secrets: secrets, Policy: enforcer, Auth: auth.NoAuth{AdminRole: "admin"},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry()}
+		Logger:   slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Registry: prometheus.NewRegistry()}
 	if !sc.skipClock {
 		deps.Now = clock.Now
 	}
@@ -245,3 +252,5 @@ func setReadACL(t testing.TB, s *setup, secretID string, projectAccess bool, use
 		t.Fatalf("writing the ACL: %v", err)
 	}
 }
+
+func newTestLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
