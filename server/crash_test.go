@@ -108,13 +108,20 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 			}
 		}()
 	}
-	// Kill once a few hundred writes were acknowledged, while the clients keep writing.
+	// Kill once a few hundred writes were acknowledged, while the clients keep writing. The deadline only
+	// bounds a broken server; nothing is asserted on how long the writes take.
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		mu.Lock()
 		n := len(acked)
 		mu.Unlock()
 		if n >= 300 {
 			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			wg.Wait()
+			t.Fatalf("only %d writes were acknowledged before the deadline", n)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
