@@ -183,3 +183,40 @@ func TestDeleteAndExpiry(t *testing.T) {
 		}
 	})
 }
+
+func TestPayloadNeedsATransportKeyIDWithAWrappedSessionKey(t *testing.T) {
+	s := newSetup(t)
+	id := s.createSecret(admin, `{"payload": "x", "payload_content_type": "text/plain"}`)
+	r := s.expect(admin, request{method: "GET", path: "/v1/secrets/" + id + "/payload?trans_wrapped_session_key=abc",
+		header: map[string]string{"Accept": "text/plain"}}, http.StatusBadRequest)
+	if !strings.HasPrefix(r.description(t).(string), "Transport key wrapped session key has been provided") {
+		t.Fatalf("unexpected body %s", r.body)
+	}
+}
+
+func TestDeletingASecretWithConsumers(t *testing.T) {
+	s := newSetup(t)
+	withConsumer := func() string {
+		id := s.createSecret(admin, `{}`)
+		addConsumer(t, s, id, "image", "image", "2b1c1a4e-9f3e-4d5a-8c1b-0a2b3c4d5e6f")
+		return id
+	}
+	v12 := map[string]string{"OpenStack-API-Version": "key-manager 1.2"}
+
+	id := withConsumer()
+	got := s.expect(admin, request{method: "GET", path: "/v1/secrets/" + id,
+		header: map[string]string{"OpenStack-API-Version": "key-manager 1.1"}}, http.StatusOK).json(t)
+	consumers, _ := got["consumers"].([]any)
+	if len(consumers) != 1 || consumers[0].(map[string]any)["service"] != "image" {
+		t.Fatalf("the consumer should be listed at 1.1, got %v", got["consumers"])
+	}
+	r := s.expect(admin, request{method: "DELETE", path: "/v1/secrets/" + id, header: v12}, http.StatusBadRequest)
+	if r.description(t) != "Secret deletion issue seen - Secret cannot be deleted as it has consumers." {
+		t.Fatalf("unexpected body %s", r.body)
+	}
+	s.expect(admin, request{method: "DELETE", path: "/v1/secrets/" + id + "?force=true", header: v12}, http.StatusNoContent)
+	s.expect(admin, request{method: "GET", path: "/v1/secrets/" + id}, http.StatusNotFound)
+
+	// Before microversion 1.2 consumers do not block a delete.
+	s.expect(admin, request{method: "DELETE", path: "/v1/secrets/" + withConsumer()}, http.StatusNoContent)
+}

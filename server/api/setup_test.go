@@ -254,3 +254,18 @@ func setReadACL(t testing.TB, s *setup, secretID string, projectAccess bool, use
 }
 
 func newTestLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
+
+// addConsumer registers a secret consumer straight in the database (the consumers API arrives separately).
+func addConsumer(t testing.TB, s *setup, secretID, service, resourceType, resourceID string) {
+	t.Helper()
+	now := s.clock.Now()
+	err := s.db.Write(context.Background(), func(tx *gorm.DB) error {
+		return tx.Create(&store.SecretConsumerMetadatum{
+			Model:    store.Model{ID: store.NewID(), CreatedAt: now, UpdatedAt: now, Status: "ACTIVE"},
+			SecretID: secretID, Service: service, ResourceType: resourceType, ResourceID: resourceID,
+		}).Error
+	})
+	if err != nil {
+		t.Fatalf("writing the consumer: %v", err)
+	}
+}
