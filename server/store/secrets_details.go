@@ -12,16 +12,18 @@ import (
 // secret_id -- and rows are scanned with database/sql rather than gorm's reflection. The rare extras (ACL user
 // lists, consumers) cost one more query only for the secrets that have them.
 
-// summaryColumns are appended to secretColumns: the store-metadata content type, the first encrypted_data
-// content type, whether store metadata / encrypted data / a read ACL / consumers exist.
+// summaryColumns are appended to secretColumns: the content type (the store metadata's, else the first
+// encrypted_data row's), whether the secret has a payload (store metadata or encrypted data), whether it has a
+// read ACL and consumers. COALESCE and OR stop at the first answer, so for the usual secret -- stored with
+// store metadata, by keymanager or the reference -- encrypted_data is not read at all.
 func summaryColumns(dialect string, consumers bool) string {
 	key := quote(dialect, "key")
-	cols := ", (SELECT m.value FROM secret_store_metadata m WHERE m.secret_id = s.id AND m." + key +
-		" = 'content_type' AND m.deleted = 0 ORDER BY m.created_at, m.id LIMIT 1) AS meta_ct" +
+	cols := ", COALESCE((SELECT m.value FROM secret_store_metadata m WHERE m.secret_id = s.id AND m." + key +
+		" = 'content_type' AND m.deleted = 0 ORDER BY m.created_at, m.id LIMIT 1)" +
 		", (SELECT e.content_type FROM encrypted_data e WHERE e.secret_id = s.id AND e.deleted = 0" +
-		" ORDER BY e.created_at, e.id LIMIT 1) AS data_ct" +
-		", EXISTS (SELECT 1 FROM secret_store_metadata m WHERE m.secret_id = s.id AND m.deleted = 0) AS has_meta" +
-		", EXISTS (SELECT 1 FROM encrypted_data e WHERE e.secret_id = s.id AND e.deleted = 0) AS has_data" +
+		" ORDER BY e.created_at, e.id LIMIT 1)) AS content_type" +
+		", (EXISTS (SELECT 1 FROM secret_store_metadata m WHERE m.secret_id = s.id AND m.deleted = 0)" +
+		" OR EXISTS (SELECT 1 FROM encrypted_data e WHERE e.secret_id = s.id AND e.deleted = 0)) AS has_payload" +
 		", EXISTS (SELECT 1 FROM secret_acls a WHERE a.secret_id = s.id AND a.operation = 'read') AS has_acl"
 	if consumers {
 		cols += ", EXISTS (SELECT 1 FROM secret_consumer_metadata c WHERE c.secret_id = s.id AND c.deleted = 0) AS has_consumers"
@@ -105,13 +107,13 @@ func (db *DB) querySecrets(ctx context.Context, query string, args []any, consum
 	var withACL, withConsumers []string
 	for rows.Next() {
 		var v SecretView
-		var name, algorithm, mode, creator, metaCT, dataCT sql.NullString
+		var name, algorithm, mode, creator, contentType sql.NullString
 		var bits sql.NullInt64
-		var hasMeta, hasData, hasACL, hasConsumers sql.NullBool
+		var hasPayload, hasACL, hasConsumers sql.NullBool
 		dest := []any{&v.ID, dbTimeScanner{&v.CreatedAt}, dbTimeScanner{&v.UpdatedAt},
 			nullDBTimeScanner{&v.DeletedAt}, &v.Deleted, &v.Status, &name, &v.SecretType,
 			nullDBTimeScanner{&v.Expiration}, &algorithm, &bits, &mode, &creator, &v.ProjectID, &v.ProjectExternalID,
-			&metaCT, &dataCT, &hasMeta, &hasData, &hasACL, &hasConsumers}
+			&contentType, &hasPayload, &hasACL, &hasConsumers}
 		var pl payloadScan
 		if payload {
 			dest = append(dest, pl.dest()...)
@@ -130,11 +132,8 @@ func (db *DB) querySecrets(ctx context.Context, query string, args []any, consum
 		if v.SecretType == "" {
 			v.SecretType = "opaque"
 		}
-		v.HasPayload = hasMeta.Bool || hasData.Bool
-		v.ContentType = metaCT.String
-		if v.ContentType == "" {
-			v.ContentType = dataCT.String
-		}
+		v.HasPayload = hasPayload.Bool
+		v.ContentType = contentType.String
 		if consumers {
 			v.Consumers = []SecretConsumerMetadatum{}
 		}
