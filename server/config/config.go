@@ -74,7 +74,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to serve the Barbican API on (host:port)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the SQLite database and the generated KEK file")
 	fs.StringVar(&c.DBURL, "db-url", c.DBURL, "database URL: sqlite:///path/to/file.db or mysql://user:pass@host:3306/barbican (default: SQLite under --data-dir); prefer the environment variable for URLs with passwords")
-	fs.BoolVar(&c.DBAutoMigrate, "db-auto-migrate", c.DBAutoMigrate, "upgrade the database schema on start (same as `keymanager manage db upgrade`)")
+	fs.BoolVar(&c.DBAutoMigrate, "db-auto-migrate", c.DBAutoMigrate, "upgrade the database schema on start (what 'keymanager manage db upgrade' does)")
 	fs.IntVar(&c.DBMaxConns, "db-max-connections", c.DBMaxConns, "database connection pool size (0: automatic)")
 	fs.StringVar(&c.SQLiteSync, "sqlite-synchronous", c.SQLiteSync, "SQLite synchronous mode: FULL survives power loss, NORMAL survives process crashes")
 	fs.StringVar(&c.HostHref, "host-href", c.HostHref, "base URL of hrefs in responses, e.g. https://barbican.example.com:9311 (default: derived from each request's Host header)")
