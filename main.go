@@ -16,8 +16,8 @@ import (
 
 func main() {
 	root := &cobra.Command{
-		Use:           "keymanager",
-		Short:         "A Barbican-compatible key manager",
+		Use:   "keymanager",
+		Short: "A Barbican-compatible key manager",
 		Long: `keymanager serves the OpenStack Key Manager (Barbican) v1 API: the barbican and openstack CLIs,
 castellan and gophercloud work against it unchanged, and it reads and writes Barbican's database schema
 and simple_crypto format, so it can take over an existing Barbican deployment.
