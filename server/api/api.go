@@ -141,13 +141,13 @@ func (a *API) Handler() http.Handler {
 // route dispatches to the mux, answering unmatched paths and methods in Barbican's JSON error shape (the mux's
 // own answers are plain text).
 func (a *API) route(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := a.mux.Handler(r); pattern != "" {
+	h, pattern := a.mux.Handler(r)
+	if pattern != "" {
 		stateOf(r).pattern = pattern
 		a.mux.ServeHTTP(w, r)
 		return
 	}
 	probe := &probeWriter{header: http.Header{}}
-	h, _ := a.mux.Handler(r)
 	h.ServeHTTP(probe, r)
 	// Under /v1/secrets/{id} the secret is looked up first, as the reference's controllers do, so a bad or
 	// unknown id is a 404 whatever the method or sub-resource.
