@@ -36,6 +36,9 @@ type Server struct {
 	handler http.Handler
 }
 
+// clock is the one clock of the server: the store, the secret stores and the API all read it.
+var clock = store.SystemClock
+
 // New opens the database (migrating it when configured to), loads the KEKs and the policy and builds the API.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
@@ -66,7 +69,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if err != nil {
 		return nil, fmt.Errorf("configuring simple_crypto: %w", err)
 	}
-	secrets, err := storecrypto.New(db, plugin)
+	secrets, err := storecrypto.New(db, storecrypto.Options{
+		Backends: []storecrypto.Backend{{Name: "Software Only Crypto", Plugin: plugin}},
+		Now:      clock,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +92,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		Version:                Version,
 	}, api.Deps{
 		DB: db, Secrets: secrets, Policy: enforcer, Auth: auth.NoAuth{AdminRole: cfg.AdminRole},
-		Logger: log, Registry: reg,
+		Logger: log, Registry: reg, Now: clock,
 	})
 	if err != nil {
 		return nil, err
@@ -100,6 +106,7 @@ func OpenDB(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.DB
 		MaxOpenConns:      cfg.DBMaxConns,
 		SQLiteSynchronous: strings.ToUpper(cfg.SQLiteSync),
 		Logger:            log,
+		Now:               clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening the database: %w", err)

@@ -1,16 +1,15 @@
-// Package api is keymanager's Barbican v1 HTTP API: routing, the middleware chain (request id, auth context,
-// microversions), content negotiation, Barbican's error bodies, and one file per resource.
+// Package api is keymanager's Barbican v1 HTTP API: the route table (routes.go), the middleware chain (request
+// id, auth context, microversions), the one way a handler reaches an entity and is authorised (authorize.go),
+// content negotiation, Barbican's error bodies, and one file per resource.
 package api
 
 import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/keymanager-io/keymanager/server/auth"
 	"github.com/keymanager-io/keymanager/server/crypto/storecrypto"
@@ -50,7 +49,7 @@ type Deps struct {
 	Logger  *slog.Logger
 	// Registry receives the API's metrics and is served on /metrics; nil keeps metrics private.
 	Registry *prometheus.Registry
-	// Now is the clock (UTC); tests inject one.
+	// Now is the clock (UTC): the same one the store and the secret stores use. nil is the system clock.
 	Now func() time.Time
 }
 
@@ -90,7 +89,7 @@ func New(cfg Config, d Deps) (*API, error) {
 		a.log = slog.Default()
 	}
 	if a.now == nil {
-		a.now = func() time.Time { return time.Now().UTC() }
+		a.now = store.SystemClock
 	}
 	m, err := newMetrics(d.Registry)
 	if err != nil {
@@ -99,32 +98,6 @@ func New(cfg Config, d Deps) (*API, error) {
 	a.metrics = m
 	a.mux = a.routes(d.Registry)
 	return a, nil
-}
-
-// routes registers every route; the whole surface fits on a screen.
-func (a *API) routes(reg *prometheus.Registry) *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", a.versionRoot)
-	mux.HandleFunc("GET /v1", a.versionV1)
-	mux.HandleFunc("GET /healthcheck", a.healthcheck)
-	mux.HandleFunc("GET /readyz", a.readiness)
-	if reg != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	}
-
-	mux.HandleFunc("GET /v1/secrets", a.listSecrets)
-	mux.HandleFunc("POST /v1/secrets", a.createSecret)
-	mux.HandleFunc("GET /v1/secrets/{id}", a.getSecret)
-	mux.HandleFunc("PUT /v1/secrets/{id}", a.putSecretPayload)
-	mux.HandleFunc("DELETE /v1/secrets/{id}", a.deleteSecret)
-	mux.HandleFunc("/v1/secrets/{id}/payload", a.getSecretPayload)
-	mux.HandleFunc("GET /v1/secrets/{id}/metadata", a.getSecretMetadata)
-	mux.HandleFunc("PUT /v1/secrets/{id}/metadata", a.putSecretMetadata)
-	mux.HandleFunc("POST /v1/secrets/{id}/metadata", a.postSecretMetadatum)
-	mux.HandleFunc("GET /v1/secrets/{id}/metadata/{key}", a.getSecretMetadatum)
-	mux.HandleFunc("PUT /v1/secrets/{id}/metadata/{key}", a.putSecretMetadatum)
-	mux.HandleFunc("DELETE /v1/secrets/{id}/metadata/{key}", a.deleteSecretMetadatum)
-	return mux
 }
 
 // Handler returns the API with its middleware chain, outermost first: request id + access log + metrics +
@@ -136,55 +109,4 @@ func (a *API) Handler() http.Handler {
 	h = a.withAuth(h)
 	h = withTrailingSlash(h)
 	return a.withRequest(h)
-}
-
-// route dispatches to the mux, answering unmatched paths and methods in Barbican's JSON error shape (the mux's
-// own answers are plain text).
-func (a *API) route(w http.ResponseWriter, r *http.Request) {
-	h, pattern := a.mux.Handler(r)
-	if pattern != "" {
-		stateOf(r).pattern = pattern
-		a.mux.ServeHTTP(w, r)
-		return
-	}
-	probe := &probeWriter{header: http.Header{}}
-	h.ServeHTTP(probe, r)
-	// Under /v1/secrets/{id} the secret is looked up first, as the reference's controllers do, so a bad or
-	// unknown id is a 404 whatever the method or sub-resource.
-	if rest, ok := strings.CutPrefix(r.URL.Path, "/v1/secrets/"); ok {
-		id, _, _ := strings.Cut(rest, "/")
-		if _, ok := a.lookupSecret(w, r, "Secret retrieval", id, store.LoadOptions{}); !ok {
-			return
-		}
-	}
-	e := bareError(http.StatusNotFound)
-	if probe.status == http.StatusMethodNotAllowed {
-		e = bareError(http.StatusMethodNotAllowed)
-		e.Allow = probe.header.Get("Allow")
-	}
-	writeErrorBody(w, r, e)
-}
-
-// probeWriter captures what the mux would answer for an unmatched request.
-type probeWriter struct {
-	header http.Header
-	status int
-}
-
-func (p *probeWriter) Header() http.Header         { return p.header }
-func (p *probeWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (p *probeWriter) WriteHeader(code int)        { p.status = code }
-
-// authorize enforces a policy action for the caller; on refusal it answers 403 and returns false.
-func (a *API) authorize(w http.ResponseWriter, r *http.Request, op, action string, target policy.Target) bool {
-	ok, err := a.policy.Enforce(action, caller(r).Credentials(), target)
-	if err != nil {
-		a.writeError(w, r, op, err)
-		return false
-	}
-	if !ok {
-		writeErrorBody(w, r, denied(op))
-		return false
-	}
-	return true
 }

@@ -64,22 +64,30 @@ type errorBody struct {
 	Description *string `json:"description"`
 }
 
-// writeError answers err. *Error values are sent as they are; store.ErrUnavailable becomes a 503; anything else
-// is a 500 whose description names the operation and the request id but never the cause, which is logged.
+// writeError answers err (see asError).
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, op string, err error) {
+	writeErrorBody(w, r, a.asError(r, op, err))
+}
+
+// asError turns err into its answer. *Error values are kept as they are; store.ErrUnavailable becomes a 503;
+// store.ErrInvalid (a value that can never be stored) a 400; anything else is a 500 whose description names the
+// operation and the request id but never the cause, which is logged.
+func (a *API) asError(r *http.Request, op string, err error) *Error {
 	var apiErr *Error
 	switch {
 	case errors.As(err, &apiErr):
+		return apiErr
 	case errors.Is(err, store.ErrUnavailable):
 		logger(r).Error("database unavailable", slog.String("operation", op), slog.Any("error", err))
-		apiErr = newError(http.StatusServiceUnavailable,
+		return newError(http.StatusServiceUnavailable,
 			op+" failure seen - the database is unavailable, please retry later. Request ID: "+requestID(r))
+	case errors.Is(err, store.ErrInvalid):
+		return issue(http.StatusBadRequest, op, "Provided information cannot be stored: a value is too long")
 	default:
 		logger(r).Error("request failed", slog.String("operation", op), slog.Any("error", err))
-		apiErr = newError(http.StatusInternalServerError,
+		return newError(http.StatusInternalServerError,
 			op+" failure seen - please contact site administrator. Request ID: "+requestID(r))
 	}
-	writeErrorBody(w, r, apiErr)
 }
 
 func writeErrorBody(w http.ResponseWriter, r *http.Request, e *Error) {

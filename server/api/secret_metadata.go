@@ -6,8 +6,7 @@ import (
 	"regexp"
 	"strings"
 
-	"gorm.io/gorm"
-
+	"github.com/keymanager-io/keymanager/server/policy"
 	"github.com/keymanager-io/keymanager/server/store"
 )
 
@@ -28,37 +27,14 @@ var secretMetadatumSchema = objectSchema{name: "SecretMetadatum", noAdditional: 
 	{name: "value", types: []string{"string"}, maxLength: 255, required: true},
 }}
 
-// metadataHandler does what every user-metadata handler starts with: look the secret up, check Accept and
-// policy, and for writes the JSON content type. It returns nil after answering an error.
-func (a *API) metadataHandler(w http.ResponseWriter, r *http.Request, op, action string, allTypes, write bool) *store.SecretView {
-	v, ok := a.lookupSecret(w, r, op, r.PathValue("id"), store.LoadOptions{})
-	if !ok {
-		return nil
-	}
-	if accepted := acceptsJSON(r) || (allTypes && acceptsAnyType(r)); !accepted {
-		writeErrorBody(w, r, bareError(http.StatusNotAcceptable))
-		return nil
-	}
-	if !a.authorize(w, r, op, action, secretTarget(r, v)) {
-		return nil
-	}
-	if write {
-		if e := requireContentType(r, mediaJSON); e != nil {
-			writeErrorBody(w, r, e)
-			return nil
-		}
-	}
-	return v
-}
-
 // getSecretMetadata is GET /v1/secrets/{id}/metadata.
 func (a *API) getSecretMetadata(w http.ResponseWriter, r *http.Request) {
 	const op = "Secret metadata retrieval"
-	v := a.metadataHandler(w, r, op, "secret_meta:get", true, false)
-	if v == nil {
+	v, ok := a.secretFor(w, r, guard{op: op, action: policy.ActionSecretMetaGet, accept: acceptAnyType}, store.LoadOptions{})
+	if !ok {
 		return
 	}
-	md, err := a.db.SecretUserMetadata(r.Context(), v.ID)
+	md, err := a.db.Read(r.Context()).SecretUserMetadata(v.ID)
 	if err != nil {
 		a.writeError(w, r, op, err)
 		return
@@ -72,8 +48,9 @@ func (a *API) getSecretMetadata(w http.ResponseWriter, r *http.Request) {
 // putSecretMetadata is PUT /v1/secrets/{id}/metadata: replace the whole set.
 func (a *API) putSecretMetadata(w http.ResponseWriter, r *http.Request) {
 	const op = "Secret metadata creation"
-	v := a.metadataHandler(w, r, op, "secret_meta:put", false, true)
-	if v == nil {
+	v, ok := a.secretFor(w, r, guard{op: op, action: policy.ActionSecretMetaPut, accept: acceptJSON, jsonBody: true},
+		store.LoadOptions{})
+	if !ok {
 		return
 	}
 	body, e := a.readJSON(r)
@@ -104,9 +81,7 @@ func (a *API) putSecretMetadata(w http.ResponseWriter, r *http.Request) {
 		}
 		md[strings.ToLower(key)] = s
 	}
-	err := a.db.Write(r.Context(), func(tx *gorm.DB) error {
-		return store.ReplaceSecretUserMetadata(tx, v.ID, md, a.now())
-	})
+	err := a.db.Write(r.Context(), func(tx *store.Tx) error { return tx.ReplaceSecretUserMetadata(v.ID, md) })
 	if err != nil {
 		a.writeError(w, r, op, err)
 		return
@@ -134,8 +109,9 @@ func (a *API) readMetadatum(r *http.Request) (key, value string, e *Error) {
 // postSecretMetadatum is POST /v1/secrets/{id}/metadata: add one key.
 func (a *API) postSecretMetadatum(w http.ResponseWriter, r *http.Request) {
 	const op = "Secret metadatum creation"
-	v := a.metadataHandler(w, r, op, "secret_meta:post", false, true)
-	if v == nil {
+	v, ok := a.secretFor(w, r, guard{op: op, action: policy.ActionSecretMetaPost, accept: acceptJSON, jsonBody: true},
+		store.LoadOptions{})
+	if !ok {
 		return
 	}
 	key, value, e := a.readMetadatum(r)
@@ -143,9 +119,7 @@ func (a *API) postSecretMetadatum(w http.ResponseWriter, r *http.Request) {
 		writeErrorBody(w, r, e)
 		return
 	}
-	err := a.db.Write(r.Context(), func(tx *gorm.DB) error {
-		return store.CreateSecretUserMetadatum(tx, v.ID, key, value, a.now())
-	})
+	err := a.db.Write(r.Context(), func(tx *store.Tx) error { return tx.CreateSecretUserMetadatum(v.ID, key, value) })
 	if errors.Is(err, store.ErrConflict) {
 		writeErrorBody(w, r, newError(http.StatusConflict, "Conflict. Key in request is already in the secret metadata"))
 		return
@@ -161,12 +135,12 @@ func (a *API) postSecretMetadatum(w http.ResponseWriter, r *http.Request) {
 // getSecretMetadatum is GET /v1/secrets/{id}/metadata/{key}; the URL key is used as given (not lower-cased).
 func (a *API) getSecretMetadatum(w http.ResponseWriter, r *http.Request) {
 	const op = "Secret metadatum retrieval"
-	v := a.metadataHandler(w, r, op, "secret_meta:get", false, false)
-	if v == nil {
+	v, ok := a.secretFor(w, r, guard{op: op, action: policy.ActionSecretMetaGet, accept: acceptJSON}, store.LoadOptions{})
+	if !ok {
 		return
 	}
 	key := r.PathValue("key")
-	value, err := a.db.SecretUserMetadatum(r.Context(), v.ID, key)
+	value, err := a.db.Read(r.Context()).SecretUserMetadatum(v.ID, key)
 	a.answerMetadatum(w, r, op, key, value, err)
 }
 
@@ -185,8 +159,9 @@ func (a *API) answerMetadatum(w http.ResponseWriter, r *http.Request, op, key, v
 // putSecretMetadatum is PUT /v1/secrets/{id}/metadata/{key}: update an existing key.
 func (a *API) putSecretMetadatum(w http.ResponseWriter, r *http.Request) {
 	const op = "Secret metadatum update"
-	v := a.metadataHandler(w, r, op, "secret_meta:put", true, true)
-	if v == nil {
+	v, ok := a.secretFor(w, r, guard{op: op, action: policy.ActionSecretMetaPut, accept: acceptAnyType, jsonBody: true},
+		store.LoadOptions{})
+	if !ok {
 		return
 	}
 	urlKey := r.PathValue("key")
@@ -195,30 +170,36 @@ func (a *API) putSecretMetadatum(w http.ResponseWriter, r *http.Request) {
 		writeErrorBody(w, r, e)
 		return
 	}
-	if _, err := a.db.SecretUserMetadatum(r.Context(), v.ID, urlKey); err != nil {
-		a.answerMetadatum(w, r, op, urlKey, "", err)
-		return
-	}
-	if key != urlKey {
+	var mismatch bool
+	err := a.db.Write(r.Context(), func(tx *store.Tx) error {
+		if _, err := tx.SecretUserMetadatum(v.ID, urlKey); err != nil {
+			return err
+		}
+		if mismatch = key != urlKey; mismatch {
+			return nil
+		}
+		return tx.UpdateSecretUserMetadatum(v.ID, key, value)
+	})
+	if err == nil && mismatch {
 		// The reference's message is cut short by a missing '+' in its source; clients match on the status.
 		writeErrorBody(w, r, newError(http.StatusConflict, "Key in request data does not match key in the request url."))
 		return
 	}
-	err := a.db.Write(r.Context(), func(tx *gorm.DB) error {
-		return store.UpdateSecretUserMetadatum(tx, v.ID, key, value, a.now())
-	})
+	if err != nil {
+		key = urlKey
+	}
 	a.answerMetadatum(w, r, op, key, value, err)
 }
 
 // deleteSecretMetadatum is DELETE /v1/secrets/{id}/metadata/{key}: 204 whether or not the key existed.
 func (a *API) deleteSecretMetadatum(w http.ResponseWriter, r *http.Request) {
 	const op = "Secret metadatum removal"
-	v := a.metadataHandler(w, r, op, "secret_meta:delete", false, false)
-	if v == nil {
+	v, ok := a.secretFor(w, r, guard{op: op, action: policy.ActionSecretMetaDelete, accept: acceptJSON}, store.LoadOptions{})
+	if !ok {
 		return
 	}
 	key := r.PathValue("key")
-	err := a.db.Write(r.Context(), func(tx *gorm.DB) error { return store.DeleteSecretUserMetadatum(tx, v.ID, key) })
+	err := a.db.Write(r.Context(), func(tx *store.Tx) error { return tx.DeleteSecretUserMetadatum(v.ID, key) })
 	if err != nil {
 		a.writeError(w, r, op, err)
 		return

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"gorm.io/gorm"
-
 	"github.com/keymanager-io/keymanager/server/crypto/storecrypto"
 	"github.com/keymanager-io/keymanager/server/policy"
 	"github.com/keymanager-io/keymanager/server/store"
@@ -17,15 +15,7 @@ import (
 // createSecret is POST /v1/secrets: one-step (with payload) or metadata-only.
 func (a *API) createSecret(w http.ResponseWriter, r *http.Request) {
 	const op = "Secret creation"
-	if !acceptsJSON(r) {
-		writeErrorBody(w, r, bareError(http.StatusNotAcceptable))
-		return
-	}
-	if !a.authorize(w, r, op, "secrets:post", nil) {
-		return
-	}
-	if e := requireContentType(r, mediaJSON); e != nil {
-		writeErrorBody(w, r, e)
+	if !a.admit(w, r, guard{op: op, action: policy.ActionSecretsPost, accept: acceptJSON, jsonBody: true}, nil) {
 		return
 	}
 	body, e := a.readJSON(r)
@@ -49,13 +39,8 @@ func (a *API) createSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := caller(r)
-	projectID, err := a.db.EnsureProject(r.Context(), c.ProjectID)
-	if err != nil {
-		a.writeError(w, r, op, err)
-		return
-	}
 	secret := &store.Secret{
-		Model:      store.Model{ID: store.NewID(), CreatedAt: now, UpdatedAt: now, Status: "ACTIVE"},
+		Model:      store.Model{ID: store.NewID(), CreatedAt: now, UpdatedAt: now, Status: store.StatusActive},
 		Name:       ns.name,
 		SecretType: ns.secretType,
 		Expiration: ns.expiration,
@@ -63,22 +48,26 @@ func (a *API) createSecret(w http.ResponseWriter, r *http.Request) {
 		BitLength:  ns.bitLength,
 		Mode:       ns.mode,
 		CreatorID:  c.CreatorID(),
-		ProjectID:  projectID,
 	}
-	var data *store.EncryptedDatum
-	var storeMeta map[string]string
+	var payload *store.SecretPayload
 	if ns.hasPayload {
 		plaintext, contentType := jsonPayloadBytes(ns)
-		data, storeMeta, err = a.secrets.Encrypt(r.Context(), projectID, c.ProjectID, plaintext, contentType)
+		payload, e = a.encrypt(r, op, storecrypto.Request{SecretID: secret.ID, ProjectExternalID: c.ProjectID,
+			Plaintext: plaintext, ContentType: contentType})
 		clear(plaintext)
-		if err != nil {
-			a.writeError(w, r, op, err)
+		if e != nil {
+			writeErrorBody(w, r, e)
 			return
 		}
-		data.Model = store.Model{ID: store.NewID(), CreatedAt: now, UpdatedAt: now, Status: "ACTIVE"}
-		data.SecretID = secret.ID
 	}
-	err = a.db.Write(r.Context(), func(tx *gorm.DB) error { return store.CreateSecret(tx, secret, data, storeMeta) })
+	err := a.db.Write(r.Context(), func(tx *store.Tx) error {
+		projectID, err := tx.EnsureProject(c.ProjectID)
+		if err != nil {
+			return err
+		}
+		secret.ProjectID = projectID
+		return tx.CreateSecret(secret, payload)
+	})
 	if err != nil {
 		a.writeError(w, r, op, err)
 		return
@@ -86,6 +75,24 @@ func (a *API) createSecret(w http.ResponseWriter, r *http.Request) {
 	ref := a.href(r, "secrets/"+secret.ID)
 	w.Header().Set("Location", ref)
 	writeJSON(w, http.StatusCreated, map[string]string{"secret_ref": ref})
+}
+
+// encrypt turns a payload into the rows to store, with the secret store chosen for the request's project.
+func (a *API) encrypt(r *http.Request, op string, req storecrypto.Request) (*store.SecretPayload, *Error) {
+	tx := a.db.Read(r.Context())
+	projectID, err := tx.ProjectID(req.ProjectExternalID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, a.asError(r, op, err)
+	}
+	backend, err := a.secrets.For(tx, projectID)
+	if err != nil {
+		return nil, a.asError(r, op, err)
+	}
+	payload, err := a.secrets.Encrypt(r.Context(), backend, req)
+	if err != nil {
+		return nil, a.asError(r, op, err)
+	}
+	return payload, nil
 }
 
 // jsonPayloadBytes turns a validated JSON payload into plaintext bytes and its normalised content type: text is
@@ -99,55 +106,21 @@ func jsonPayloadBytes(ns *newSecret) ([]byte, string) {
 	return []byte(ns.payload), ct
 }
 
-// lookupSecret finds a secret by id in any project (404 for a malformed id or a missing, deleted or expired
-// secret); authorisation comes after, so another project's secret is a 403, as in the reference.
-func (a *API) lookupSecret(w http.ResponseWriter, r *http.Request, op, id string, o store.LoadOptions) (*store.SecretView, bool) {
-	if !isUUID4(id) {
-		writeErrorBody(w, r, newError(http.StatusNotFound, "Not Found. Provided secret id is invalid."))
-		return nil, false
-	}
-	v, err := a.db.Secret(r.Context(), id, a.now(), o)
-	if errors.Is(err, store.ErrNotFound) {
-		writeErrorBody(w, r, newError(http.StatusNotFound, "Secret not found."))
-		return nil, false
-	}
-	if err != nil {
-		a.writeError(w, r, op, err)
-		return nil, false
-	}
-	return v, true
-}
-
-// secretTarget is the policy target of a single secret, from the caller's point of view.
-func secretTarget(r *http.Request, v *store.SecretView) policy.Target {
-	projectAccess, users := true, []string(nil)
-	if v.ReadACL != nil {
-		projectAccess, users = v.ReadACL.ProjectAccess, v.ReadACL.Users
-	}
-	return policy.SecretTarget(v.ProjectExternalID, v.CreatorID, caller(r).UserID, users, projectAccess)
-}
-
 // getSecret is GET /v1/secrets/{id}: metadata for a JSON Accept, otherwise the deprecated payload retrieval.
 func (a *API) getSecret(w http.ResponseWriter, r *http.Request) {
 	const op = "Secret retrieval"
 	accept := strings.Join(r.Header.Values("Accept"), ", ")
 	wantsMetadata := accept == "" || accept == mediaJSON || accept == "*/*"
-	v, ok := a.lookupSecret(w, r, op, r.PathValue("id"),
-		store.LoadOptions{Consumers: wantsMetadata && microversion(r) >= 1, Payload: !wantsMetadata})
+	g := guard{op: op, action: policy.ActionSecretGet, accept: acceptAnyType}
+	if !wantsMetadata {
+		g.action = policy.ActionSecretDecrypt
+	}
+	v, ok := a.secretFor(w, r, g, store.LoadOptions{Consumers: wantsMetadata && microversion(r) >= 1, Payload: !wantsMetadata})
 	if !ok {
 		return
 	}
-	if !acceptsAnyType(r) {
-		writeErrorBody(w, r, bareError(http.StatusNotAcceptable))
-		return
-	}
 	if !wantsMetadata {
-		if a.authorize(w, r, op, "secret:decrypt", secretTarget(r, v)) {
-			a.servePayload(w, r, op, v, accept)
-		}
-		return
-	}
-	if !a.authorize(w, r, op, "secret:get", secretTarget(r, v)) {
+		a.servePayload(w, r, op, v, accept)
 		return
 	}
 	writeJSON(w, http.StatusOK, a.secretJSON(r, v, microversion(r) >= 1))
@@ -156,15 +129,9 @@ func (a *API) getSecret(w http.ResponseWriter, r *http.Request) {
 // getSecretPayload is /v1/secrets/{id}/payload; policy is checked before the method, as in the reference.
 func (a *API) getSecretPayload(w http.ResponseWriter, r *http.Request) {
 	const op = "Secret payload retrieval"
-	v, ok := a.lookupSecret(w, r, op, r.PathValue("id"), store.LoadOptions{Payload: true})
+	v, ok := a.secretFor(w, r, guard{op: op, action: policy.ActionSecretDecrypt, accept: acceptAnyType},
+		store.LoadOptions{Payload: true})
 	if !ok {
-		return
-	}
-	if !acceptsAnyType(r) {
-		writeErrorBody(w, r, bareError(http.StatusNotAcceptable))
-		return
-	}
-	if !a.authorize(w, r, op, "secret:decrypt", secretTarget(r, v)) {
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -237,15 +204,8 @@ func (a *API) servePayload(w http.ResponseWriter, r *http.Request, op string, v 
 // putSecretPayload is PUT /v1/secrets/{id}: the second step of a two-step upload.
 func (a *API) putSecretPayload(w http.ResponseWriter, r *http.Request) {
 	const op = "Secret update"
-	v, ok := a.lookupSecret(w, r, op, r.PathValue("id"), store.LoadOptions{})
+	v, ok := a.secretFor(w, r, guard{op: op, action: policy.ActionSecretPut, accept: acceptAnyType}, store.LoadOptions{})
 	if !ok {
-		return
-	}
-	if !acceptsAnyType(r) {
-		writeErrorBody(w, r, bareError(http.StatusNotAcceptable))
-		return
-	}
-	if !a.authorize(w, r, op, "secret:put", secretTarget(r, v)) {
 		return
 	}
 	if e := requireContentType(r, ctBinary, ctText); e != nil {
@@ -286,17 +246,13 @@ func (a *API) putSecretPayload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	data, storeMeta, err := a.secrets.Encrypt(r.Context(), v.ProjectID, v.ProjectExternalID, plaintext, contentType)
-	if err != nil {
-		a.writeError(w, r, op, err)
+	payload, e := a.encrypt(r, op, storecrypto.Request{SecretID: v.ID, ProjectExternalID: v.ProjectExternalID,
+		Plaintext: plaintext, ContentType: contentType})
+	if e != nil {
+		writeErrorBody(w, r, e)
 		return
 	}
-	now := a.now()
-	data.Model = store.Model{ID: store.NewID(), CreatedAt: now, UpdatedAt: now, Status: "ACTIVE"}
-	data.SecretID = v.ID
-	err = a.db.Write(r.Context(), func(tx *gorm.DB) error {
-		return store.AddSecretPayload(tx, v.ID, data, storeMeta, now)
-	})
+	err = a.db.Write(r.Context(), func(tx *store.Tx) error { return tx.AddSecretPayload(v.ID, payload) })
 	if errors.Is(err, store.ErrConflict) {
 		writeErrorBody(w, r, newError(http.StatusConflict, "Secret already has data, cannot modify it."))
 		return
@@ -311,15 +267,9 @@ func (a *API) putSecretPayload(w http.ResponseWriter, r *http.Request) {
 // deleteSecret is DELETE /v1/secrets/{id}; from microversion 1.2 a secret with consumers needs ?force=true.
 func (a *API) deleteSecret(w http.ResponseWriter, r *http.Request) {
 	const op = "Secret deletion"
-	v, ok := a.lookupSecret(w, r, op, r.PathValue("id"), store.LoadOptions{Consumers: true})
+	v, ok := a.secretFor(w, r, guard{op: op, action: policy.ActionSecretDelete, accept: acceptAnyType},
+		store.LoadOptions{Consumers: true})
 	if !ok {
-		return
-	}
-	if !acceptsAnyType(r) {
-		writeErrorBody(w, r, bareError(http.StatusNotAcceptable))
-		return
-	}
-	if !a.authorize(w, r, op, "secret:delete", secretTarget(r, v)) {
 		return
 	}
 	if microversion(r) >= 2 {
@@ -336,7 +286,7 @@ func (a *API) deleteSecret(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	err := a.db.Write(r.Context(), func(tx *gorm.DB) error { return store.DeleteSecret(tx, v.ID, a.now()) })
+	err := a.db.Write(r.Context(), func(tx *store.Tx) error { return tx.DeleteSecret(v.ID) })
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		a.writeError(w, r, op, err)
 		return

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/keymanager-io/keymanager/server/policy"
 	"github.com/keymanager-io/keymanager/server/store"
 )
 
@@ -15,11 +16,7 @@ var errBadQuery = newError(http.StatusBadRequest, "URI provided invalid query st
 // listSecrets is GET /v1/secrets with the reference's filters, sort keys and paging.
 func (a *API) listSecrets(w http.ResponseWriter, r *http.Request) {
 	const op = "Secret(s) retrieval"
-	if !acceptsJSON(r) {
-		writeErrorBody(w, r, bareError(http.StatusNotAcceptable))
-		return
-	}
-	if !a.authorize(w, r, op, "secrets:get", nil) {
+	if !a.admit(w, r, guard{op: op, action: policy.ActionSecretsGet, accept: acceptJSON}, nil) {
 		return
 	}
 	params := orderedQuery(r.URL.RawQuery)
@@ -29,8 +26,9 @@ func (a *API) listSecrets(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := caller(r)
+	tx := a.db.Read(r.Context())
 	if q.ACLUserID == "" {
-		projectID, err := a.db.ProjectID(r.Context(), c.ProjectID)
+		projectID, err := tx.ProjectID(c.ProjectID)
 		if errors.Is(err, store.ErrNotFound) {
 			writeJSON(w, http.StatusOK, map[string]any{"secrets": []any{}, "total": 0})
 			return
@@ -41,7 +39,7 @@ func (a *API) listSecrets(w http.ResponseWriter, r *http.Request) {
 		}
 		q.ProjectID = projectID
 	}
-	secrets, total, err := a.db.ListSecrets(r.Context(), q)
+	secrets, total, err := tx.ListSecrets(q)
 	if err != nil {
 		a.writeError(w, r, op, err)
 		return
@@ -70,7 +68,6 @@ func (a *API) secretQuery(r *http.Request, params []queryParam) (store.SecretQue
 	q := store.SecretQuery{
 		Offset:     p.offset,
 		Limit:      p.limit,
-		Now:        a.now(),
 		Algorithm:  get("alg"),
 		Mode:       get("mode"),
 		SecretType: get("secret_type"),

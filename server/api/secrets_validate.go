@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/keymanager-io/keymanager/server/store"
 )
 
 // secretSchema is the reference's NewSecretValidator schema.
@@ -48,7 +50,7 @@ func (a *API) validateNewSecret(body any, now time.Time) (*newSecret, *Error) {
 		return nil, verr
 	}
 	const schema = "Secret"
-	ns := &newSecret{secretType: "opaque"}
+	ns := &newSecret{secretType: store.DefaultSecretType}
 	if s, ok := obj["name"].(string); ok {
 		ns.name = &s
 	}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"gorm.io/gorm"
 
 	"github.com/keymanager-io/keymanager/internal/testbed"
 	"github.com/keymanager-io/keymanager/server/auth"
@@ -79,7 +78,12 @@ func newSetup(t testing.TB, opts ...setupOption) *setup {
 		sc.dbURL = "sqlite://" + filepath.Join(t.TempDir(), "test.db")
 	}
 	ctx := context.Background()
-	db, err := store.Open(ctx, sc.dbURL, store.Options{SQLiteSynchronous: "NORMAL"})
+	clock := &testClock{now: time.Now().UTC().Truncate(time.Second)}
+	now := clock.Now
+	if sc.skipClock {
+		now = nil
+	}
+	db, err := store.Open(ctx, sc.dbURL, store.Options{SQLiteSynchronous: "NORMAL", Now: now})
 	if err != nil {
 		t.Fatalf("opening %s: %v", sc.dbURL, err)
 	}
@@ -98,7 +102,8 @@ func newSetup(t testing.TB, opts ...setupOption) *setup {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets, err := storecrypto.New(db, plugin)
+	secrets, err := storecrypto.New(db, storecrypto.Options{
+		Backends: []storecrypto.Backend{{Name: "Software Only Crypto", Plugin: plugin}}, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,17 +111,13 @@ func newSetup(t testing.TB, opts ...setupOption) *setup {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &testClock{now: time.Now().UTC().Truncate(time.Second)}
 	logOut := sc.logOut
 	if logOut == nil {
 		logOut = io.Discard
 	}
 	deps := Deps{DB: db, Secrets: secrets, Policy: enforcer, Auth: auth.NoAuth{AdminRole: "admin"},
 		Logger:   slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Registry: prometheus.NewRegistry()}
-	if !sc.skipClock {
-		deps.Now = clock.Now
-	}
+		Registry: prometheus.NewRegistry(), Now: now}
 	a, err := New(sc.cfg, deps)
 	if err != nil {
 		t.Fatal(err)
@@ -232,21 +233,8 @@ func (s *setup) createSecret(who as, body string) string {
 // setReadACL writes a read ACL for a secret straight into the database (the ACL API arrives separately).
 func setReadACL(t testing.TB, s *setup, secretID string, projectAccess bool, users ...string) {
 	t.Helper()
-	now := s.clock.Now()
-	err := s.db.Write(context.Background(), func(tx *gorm.DB) error {
-		acl := &store.SecretACL{Model: store.Model{ID: store.NewID(), CreatedAt: now, UpdatedAt: now, Status: "ACTIVE"},
-			SecretID: secretID, Operation: "read", ProjectAccess: projectAccess}
-		if err := tx.Create(acl).Error; err != nil {
-			return err
-		}
-		for _, u := range users {
-			row := &store.SecretACLUser{Model: store.Model{ID: store.NewID(), CreatedAt: now, UpdatedAt: now, Status: "ACTIVE"},
-				ACLID: acl.ID, UserID: u}
-			if err := tx.Create(row).Error; err != nil {
-				return err
-			}
-		}
-		return nil
+	err := s.db.Write(context.Background(), func(tx *store.Tx) error {
+		return tx.SetReadACL(store.SecretACLs, secretID, projectAccess, users)
 	})
 	if err != nil {
 		t.Fatalf("writing the ACL: %v", err)
@@ -258,12 +246,9 @@ func newTestLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandl
 // addConsumer registers a secret consumer straight in the database (the consumers API arrives separately).
 func addConsumer(t testing.TB, s *setup, secretID, service, resourceType, resourceID string) {
 	t.Helper()
-	now := s.clock.Now()
-	err := s.db.Write(context.Background(), func(tx *gorm.DB) error {
-		return tx.Create(&store.SecretConsumerMetadatum{
-			Model:    store.Model{ID: store.NewID(), CreatedAt: now, UpdatedAt: now, Status: "ACTIVE"},
-			SecretID: secretID, Service: service, ResourceType: resourceType, ResourceID: resourceID,
-		}).Error
+	err := s.db.Write(context.Background(), func(tx *store.Tx) error {
+		return tx.AddSecretConsumer(&store.SecretConsumerMetadatum{
+			SecretID: secretID, Service: service, ResourceType: resourceType, ResourceID: resourceID})
 	})
 	if err != nil {
 		t.Fatalf("writing the consumer: %v", err)

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/keymanager-io/keymanager/server/crypto"
 	"github.com/keymanager-io/keymanager/server/crypto/simplecrypto"
 	"github.com/keymanager-io/keymanager/server/store"
@@ -51,10 +49,6 @@ func TestReadsSecretsWrittenByTheReference(t *testing.T) {
 				}
 				s := newSetup(t, append(opts, withKEKs(keys...))...)
 				ctx := context.Background()
-				projectID, err := s.db.EnsureProject(ctx, "legacy-project")
-				if err != nil {
-					t.Fatal(err)
-				}
 				now := time.Now().UTC().Truncate(time.Second)
 				model := func() store.Model {
 					return store.Model{ID: store.NewID(), CreatedAt: now, UpdatedAt: now, Status: "ACTIVE"}
@@ -62,17 +56,23 @@ func TestReadsSecretsWrittenByTheReference(t *testing.T) {
 				str := func(s string) *string { return &s }
 				bits := 128
 				kek := &store.KEKDatum{Model: model(), PluginName: simplecrypto.ClassPath,
-					KEKLabel: str("project-legacy-project-key-" + store.NewID()), ProjectID: projectID, Active: true,
+					KEKLabel: str("project-legacy-project-key-" + store.NewID()), Active: true,
 					BindCompleted: true, Algorithm: str("aes"), BitLength: &bits, Mode: str("cbc"), PluginMeta: str(fx.PluginMeta)}
-				secret := &store.Secret{Model: model(), Name: str("from barbican"), SecretType: "opaque", ProjectID: projectID}
+				secret := &store.Secret{Model: model(), Name: str("from barbican"), SecretType: "opaque"}
 				data := &store.EncryptedDatum{Model: model(), ContentType: str("application/octet-stream"), SecretID: secret.ID,
 					KEKID: kek.ID, CypherText: str(fx.DBCypherText)}
-				err = s.db.Write(ctx, func(tx *gorm.DB) error {
-					if err := tx.Create(kek).Error; err != nil {
+				meta := []store.SecretStoreMetadatum{{Model: model(), Key: "plugin_name", Value: crypto.StoreCryptoPluginName},
+					{Model: model(), Key: "content_type", Value: "application/octet-stream"}}
+				err := s.db.Write(ctx, func(tx *store.Tx) error {
+					projectID, err := tx.EnsureProject("legacy-project")
+					if err != nil {
 						return err
 					}
-					return store.CreateSecret(tx, secret, data, map[string]string{
-						"plugin_name": crypto.StoreCryptoPluginName, "content_type": "application/octet-stream"})
+					kek.ProjectID, secret.ProjectID = projectID, projectID
+					if err := tx.CreateKEK(kek); err != nil {
+						return err
+					}
+					return tx.CreateSecret(secret, &store.SecretPayload{Data: data, StoreMeta: meta})
 				})
 				if err != nil {
 					t.Fatal(err)
@@ -84,7 +84,7 @@ func TestReadsSecretsWrittenByTheReference(t *testing.T) {
 				}
 				// New secrets of that project reuse its existing project KEK, as the reference would.
 				id := s.createSecret(who, `{"payload": "new", "payload_content_type": "text/plain"}`)
-				v, err := s.db.Secret(ctx, id, time.Now().UTC(), store.LoadOptions{Payload: true})
+				v, err := s.db.Read(ctx).Secret(id, store.LoadOptions{Payload: true})
 				if err != nil {
 					t.Fatal(err)
 				}

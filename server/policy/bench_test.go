@@ -13,7 +13,7 @@ func benchCaller() (Credentials, Target) {
 		ProjectDomainID: "default",
 		Roles:           []string{"reader", "member", "creator"},
 	}
-	target := SecretTarget(creds.ProjectID, ptr("0f1e2d3c4b5a69788796a5b4c3d2e1f0"), creds.UserID,
+	target := secretTarget(creds.ProjectID, ptr("0f1e2d3c4b5a69788796a5b4c3d2e1f0"), creds.UserID,
 		[]string{"5d6c7b8a9f0e1d2c3b4a596877869504"}, true)
 	return creds, target
 }

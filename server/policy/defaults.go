@@ -69,7 +69,8 @@ const (
 // enforce_new_defaults guard, which newDefaultGuard adds) and the deprecated
 // legacy rule that governs unless new defaults are enforced.
 type actionDefault struct {
-	name, newRule, legacyRule string
+	name                Action
+	newRule, legacyRule string
 }
 
 // newDefaultGuard is how Barbican makes every secure-RBAC rule false unless
@@ -78,64 +79,64 @@ const newDefaultGuard = "True:%(enforce_new_defaults)s and "
 
 // actionDefaults is every policy action Barbican registers (spec §5.4).
 var actionDefaults = []actionDefault{
-	{"secrets:post", "role:member", "rule:admin_or_creator"},
-	{"secrets:get", "role:member", "rule:all_but_audit"},
-	{"secret:get", "role:admin or " + newSecretRead, legacySecretRead},
-	{"secret:decrypt", newSecretRead, "rule:secret_decrypt_non_private_read or rule:secret_project_creator or rule:secret_project_admin or rule:secret_acl_read"},
-	{"secret:put", newSecretWrite, "rule:admin_or_creator and rule:secret_project_match"},
-	{"secret:delete", "role:admin or " + newSecretWrite, "rule:secret_project_admin or rule:secret_project_creator or (rule:secret_project_creator_role and not rule:secret_private_read)"},
+	{ActionSecretsPost, "role:member", "rule:admin_or_creator"},
+	{ActionSecretsGet, "role:member", "rule:all_but_audit"},
+	{ActionSecretGet, "role:admin or " + newSecretRead, legacySecretRead},
+	{ActionSecretDecrypt, newSecretRead, "rule:secret_decrypt_non_private_read or rule:secret_project_creator or rule:secret_project_admin or rule:secret_acl_read"},
+	{ActionSecretPut, newSecretWrite, "rule:admin_or_creator and rule:secret_project_match"},
+	{ActionSecretDelete, "role:admin or " + newSecretWrite, "rule:secret_project_admin or rule:secret_project_creator or (rule:secret_project_creator_role and not rule:secret_private_read)"},
 
-	{"secret_meta:get", newSecretRead, legacySecretRead},
-	{"secret_meta:post", newSecretWrite, legacySecretWrite},
-	{"secret_meta:put", newSecretWrite, legacySecretWrite},
-	{"secret_meta:delete", newSecretWrite, legacySecretWrite},
+	{ActionSecretMetaGet, newSecretRead, legacySecretRead},
+	{ActionSecretMetaPost, newSecretWrite, legacySecretWrite},
+	{ActionSecretMetaPut, newSecretWrite, legacySecretWrite},
+	{ActionSecretMetaDelete, newSecretWrite, legacySecretWrite},
 
-	{"secret_acls:get", newSecretWrite, "rule:all_but_audit and rule:secret_project_match"},
-	{"secret_acls:put_patch", newSecretWrite, legacySecretWrite},
-	{"secret_acls:delete", newSecretWrite, legacySecretWrite},
+	{ActionSecretACLsGet, newSecretWrite, "rule:all_but_audit and rule:secret_project_match"},
+	{ActionSecretACLsPutPatch, newSecretWrite, legacySecretWrite},
+	{ActionSecretACLsDelete, newSecretWrite, legacySecretWrite},
 
-	{"secret_consumers:get", newSecretRead, legacySecretRead},
-	{"secret_consumers:post", newSecretRead, legacySecretRead},
-	{"secret_consumers:delete", newSecretRead, legacySecretRead},
+	{ActionSecretConsumersGet, newSecretRead, legacySecretRead},
+	{ActionSecretConsumersPost, newSecretRead, legacySecretRead},
+	{ActionSecretConsumersDelete, newSecretRead, legacySecretRead},
 
-	{"containers:post", "role:member", "rule:admin_or_creator"},
-	{"containers:get", "role:member", "rule:all_but_audit"},
-	{"container:get", newContainerRead, legacyContainerRead},
-	{"container:delete", newContainerWrite, "rule:container_project_admin or rule:container_project_creator"},
-	{"container_secret:post", newContainerWrite, legacyContainerWrite},
-	{"container_secret:delete", newContainerWrite, legacyContainerWrite},
+	{ActionContainersPost, "role:member", "rule:admin_or_creator"},
+	{ActionContainersGet, "role:member", "rule:all_but_audit"},
+	{ActionContainerGet, newContainerRead, legacyContainerRead},
+	{ActionContainerDelete, newContainerWrite, "rule:container_project_admin or rule:container_project_creator"},
+	{ActionContainerSecretPost, newContainerWrite, legacyContainerWrite},
+	{ActionContainerSecretDelete, newContainerWrite, legacyContainerWrite},
 
-	{"container_acls:get", newContainerWrite, "rule:all_but_audit and rule:container_project_match"},
-	{"container_acls:put_patch", newContainerWrite, legacyContainerWrite},
-	{"container_acls:delete", newContainerWrite, legacyContainerWrite},
+	{ActionContainerACLsGet, newContainerWrite, "rule:all_but_audit and rule:container_project_match"},
+	{ActionContainerACLsPutPatch, newContainerWrite, legacyContainerWrite},
+	{ActionContainerACLsDelete, newContainerWrite, legacyContainerWrite},
 
-	{"container_consumers:get", newContainerRead, legacyContainerRead},
-	{"container_consumers:post", newContainerRead, legacyContainerRead},
-	{"container_consumers:delete", newContainerRead, legacyContainerRead},
-	{"consumer:get", "role:admin or " + cOWN + " or " + cNP + " or " + cACL, "rule:admin or rule:observer or rule:creator or rule:audit or " + legacyContainerRead},
+	{ActionContainerConsumersGet, newContainerRead, legacyContainerRead},
+	{ActionContainerConsumersPost, newContainerRead, legacyContainerRead},
+	{ActionContainerConsumersDelete, newContainerRead, legacyContainerRead},
+	{ActionConsumerGet, "role:admin or " + cOWN + " or " + cNP + " or " + cACL, "rule:admin or rule:observer or rule:creator or rule:audit or " + legacyContainerRead},
 
-	{"orders:get", "role:member", "rule:all_but_audit"},
-	{"orders:post", "role:member", "rule:admin_or_creator"},
-	{"orders:put", "role:member", "rule:admin_or_creator"},
-	{"order:get", "rule:order_project_member", "rule:all_users and project_id:%(target.order.project_id)s"},
-	{"order:delete", "rule:order_project_member", "rule:admin and project_id:%(target.order.project_id)s"},
+	{ActionOrdersGet, "role:member", "rule:all_but_audit"},
+	{ActionOrdersPost, "role:member", "rule:admin_or_creator"},
+	{ActionOrdersPut, "role:member", "rule:admin_or_creator"},
+	{ActionOrderGet, "rule:order_project_member", "rule:all_users and project_id:%(target.order.project_id)s"},
+	{ActionOrderDelete, "rule:order_project_member", "rule:admin and project_id:%(target.order.project_id)s"},
 
-	{"quotas:get", "role:reader", "rule:all_users"},
-	{"project_quotas:get", "role:admin", "rule:service_admin"},
-	{"project_quotas:put", "role:admin", "rule:service_admin"},
-	{"project_quotas:delete", "role:admin", "rule:service_admin"},
+	{ActionQuotasGet, "role:reader", "rule:all_users"},
+	{ActionProjectQuotasGet, "role:admin", "rule:service_admin"},
+	{ActionProjectQuotasPut, "role:admin", "rule:service_admin"},
+	{ActionProjectQuotasDelete, "role:admin", "rule:service_admin"},
 
-	{"secretstores:get", "role:reader", "rule:all_users"},
-	{"secretstores:get_global_default", "role:reader", "rule:all_users"},
-	{"secretstores:get_preferred", "role:reader", "rule:all_users"},
-	{"secretstore:get", "role:reader", "rule:all_users"},
-	{"secretstore_preferred:post", "role:admin", "rule:admin"},
-	{"secretstore_preferred:delete", "role:admin", "rule:admin"},
+	{ActionSecretStoresGet, "role:reader", "rule:all_users"},
+	{ActionSecretStoresGetGlobalDefault, "role:reader", "rule:all_users"},
+	{ActionSecretStoresGetPreferred, "role:reader", "rule:all_users"},
+	{ActionSecretStoreGet, "role:reader", "rule:all_users"},
+	{ActionSecretStorePreferredPost, "role:admin", "rule:admin"},
+	{ActionSecretStorePreferredDelete, "role:admin", "rule:admin"},
 
-	{"transport_key:get", "role:reader", "rule:all_users"},
-	{"transport_key:delete", "role:admin", "rule:service_admin"},
-	{"transport_keys:get", "role:reader", "rule:all_users"},
-	{"transport_keys:post", "role:admin", "rule:service_admin"},
+	{ActionTransportKeyGet, "role:reader", "rule:all_users"},
+	{ActionTransportKeyDelete, "role:admin", "rule:service_admin"},
+	{ActionTransportKeysGet, "role:reader", "rule:all_users"},
+	{ActionTransportKeysPost, "role:admin", "rule:service_admin"},
 }
 
 // guardedNewRule is the secure-RBAC rule as Barbican registers it.

@@ -115,7 +115,8 @@ func (e *Enforcer) addAction(a actionDefault) error {
 		root = &node{kind: nodeOr, children: []*node{newRoot, legacyRoot}}
 		src = "(" + newSrc + ") or (" + a.legacyRule + ")"
 	}
-	e.rules[a.name], e.sources[a.name], e.actions[a.name] = root, src, root
+	name := string(a.name)
+	e.rules[name], e.sources[name], e.actions[name] = root, src, root
 	return nil
 }
 
@@ -192,8 +193,8 @@ func references(n *node, acc []string) []string {
 // non-nil only for an action that is not registered (ErrUnknownAction);
 // names that a policy file defines but Barbican does not register are rules,
 // not actions. target may be nil for collection actions.
-func (e *Enforcer) Enforce(action string, creds Credentials, target Target) (bool, error) {
-	root, ok := e.actions[action]
+func (e *Enforcer) Enforce(action Action, creds Credentials, target Target) (bool, error) {
+	root, ok := e.actions[string(action)]
 	if !ok {
 		return false, fmt.Errorf("%w: %q", ErrUnknownAction, action)
 	}

@@ -44,7 +44,7 @@ func TestActionsAreTheSpecActions(t *testing.T) {
 func TestUnknownActionIsAnError(t *testing.T) {
 	e := newEnforcer(t, Options{PolicyFile: writePolicyFile(t, map[string]any{"my_rule": "@"})})
 	for _, action := range []string{"secret:gett", "my_rule", "admin"} {
-		ok, err := e.Enforce(action, Credentials{Roles: []string{"admin"}}, nil)
+		ok, err := e.Enforce(Action(action), Credentials{Roles: []string{"admin"}}, nil)
 		if !errors.Is(err, ErrUnknownAction) || ok {
 			t.Errorf("Enforce(%q) = %v, %v; want false, ErrUnknownAction", action, ok, err)
 		}
@@ -55,7 +55,7 @@ func TestPolicyFileOverrides(t *testing.T) {
 	owner := Credentials{UserID: "u", ProjectID: "p1", Roles: []string{"creator"}}
 	member := Credentials{UserID: "m", ProjectID: "p1", Roles: []string{"member"}}
 	foreignAdmin := Credentials{UserID: "x", ProjectID: "p2", Roles: []string{"admin"}}
-	secret := SecretTarget("p1", ptr("u"), "", nil, true)
+	secret := secretTarget("p1", ptr("u"), "", nil, true)
 	tests := []struct {
 		name   string
 		file   string // YAML
@@ -70,7 +70,7 @@ func TestPolicyFileOverrides(t *testing.T) {
 		{"actions the file does not name keep their defaults", `"secret:decrypt": "role:admin"`, Options{}, "secret:get", owner, secret, true},
 		{"an overridden action is not or-ed with its legacy rule", `"secrets:get": "role:nobody"`, Options{}, "secrets:get", foreignAdmin, nil, false},
 		{"a redefined base rule changes the legacy rules using it", "creator: role:creator or role:member\n", Options{}, "secrets:post", member, nil, true},
-		{"a redefined base rule changes the secure-RBAC rules using it", "secret_owner: '!'\n", Options{EnforceNewDefaults: true}, "secret:put", member, SecretTarget("p1", ptr("m"), "m", nil, false), false},
+		{"a redefined base rule changes the secure-RBAC rules using it", "secret_owner: '!'\n", Options{EnforceNewDefaults: true}, "secret:put", member, secretTarget("p1", ptr("m"), "m", nil, false), false},
 		{"an empty rule allows everyone", `"project_quotas:get": ""`, Options{}, "project_quotas:get", Credentials{}, nil, true},
 		{"an override may use new file-only rules", "is_boss: role:boss\n\"orders:post\": rule:is_boss\n", Options{}, "orders:post", Credentials{Roles: []string{"Boss"}}, nil, true},
 		{"an override may reference an undefined rule, which is false", `"orders:post": "rule:typo or role:nobody"`, Options{}, "orders:post", owner, nil, false},
@@ -157,19 +157,19 @@ func TestTargetBuilders(t *testing.T) {
 		got  Target
 		want Target
 	}{
-		{"a caller on the read ACL gets read", SecretTarget("p", ptr("c"), "u", []string{"v", "u"}, false),
+		{"a caller on the read ACL gets read", secretTarget("p", ptr("c"), "u", []string{"v", "u"}, false),
 			Target{"target.secret.project_id": "p", "target.secret.creator_id": "c", "target.secret.read": "read", "target.secret.read_project_access": false}},
-		{"a caller off the read ACL gets no read key", SecretTarget("p", ptr("c"), "u", []string{"v"}, true),
+		{"a caller off the read ACL gets no read key", secretTarget("p", ptr("c"), "u", []string{"v"}, true),
 			Target{"target.secret.project_id": "p", "target.secret.creator_id": "c", "target.secret.read_project_access": true}},
-		{"a caller without a user id is never on an ACL", SecretTarget("p", nil, "", []string{""}, true),
+		{"a caller without a user id is never on an ACL", secretTarget("p", nil, "", []string{""}, true),
 			Target{"target.secret.project_id": "p", "target.secret.creator_id": nil, "target.secret.read_project_access": true}},
-		{"the secret ACL target has only project and creator", SecretACLTarget("p", nil),
+		{"the secret ACL target has only project and creator", secretACLTarget("p", nil),
 			Target{"target.secret.project_id": "p", "target.secret.creator_id": nil}},
-		{"a container target mirrors the secret one", ContainerTarget("p", ptr("c"), "u", []string{"u"}, true),
+		{"a container target mirrors the secret one", containerTarget("p", ptr("c"), "u", []string{"u"}, true),
 			Target{"target.container.project_id": "p", "target.container.creator_id": "c", "target.container.read": "read", "target.container.read_project_access": true}},
-		{"the container ACL target has only project and creator", ContainerACLTarget("p", ptr("c")),
+		{"the container ACL target has only project and creator", Entity{Kind: KindContainer, ProjectID: "p", CreatorID: ptr("c")}.Target(),
 			Target{"target.container.project_id": "p", "target.container.creator_id": "c"}},
-		{"an order target has project and creator", OrderTarget("p", nil),
+		{"an order target has project and creator", orderTarget("p", nil),
 			Target{"target.order.project_id": "p", "target.order.creator_id": nil}},
 	}
 	for _, tt := range tests {
@@ -188,11 +188,11 @@ func TestTargetBuilders(t *testing.T) {
 
 func TestEveryDefaultActionEvaluates(t *testing.T) {
 	creds := Credentials{UserID: "u", ProjectID: "p", Roles: []string{"admin"}}
-	target := SecretTarget("p", ptr("u"), "u", nil, true)
+	target := secretTarget("p", ptr("u"), "u", nil, true)
 	for _, opts := range []Options{{}, {EnforceNewDefaults: true}} {
 		e := newEnforcer(t, opts)
 		for _, action := range e.Actions() {
-			if _, err := e.Enforce(action, creds, target); err != nil {
+			if _, err := e.Enforce(Action(action), creds, target); err != nil {
 				t.Errorf("Enforce(%q) with %+v: %v", action, opts, err)
 			}
 		}

@@ -41,7 +41,7 @@ func newEnforcer(t testing.TB, opts Options) *Enforcer {
 // mustEnforce enforces a registered action or fails the test.
 func mustEnforce(t testing.TB, e *Enforcer, action string, creds Credentials, target Target) bool {
 	t.Helper()
-	ok, err := e.Enforce(action, creds, target)
+	ok, err := e.Enforce(Action(action), creds, target)
 	if err != nil {
 		t.Fatalf("Enforce(%q): %v", action, err)
 	}
@@ -50,3 +50,23 @@ func mustEnforce(t testing.TB, e *Enforcer, action string, creds Credentials, ta
 
 // ptr returns a pointer to s, for nullable creator ids.
 func ptr(s string) *string { return &s }
+
+// The target shapes of Barbican's controllers, built with the one Entity builder.
+
+func secretTarget(project string, creator *string, caller string, users []string, projectAccess bool) Target {
+	return Entity{Kind: KindSecret, ProjectID: project, CreatorID: creator,
+		Reader: &Reader{UserID: caller, ACLUsers: users, ProjectAccess: projectAccess}}.Target()
+}
+
+func containerTarget(project string, creator *string, caller string, users []string, projectAccess bool) Target {
+	return Entity{Kind: KindContainer, ProjectID: project, CreatorID: creator,
+		Reader: &Reader{UserID: caller, ACLUsers: users, ProjectAccess: projectAccess}}.Target()
+}
+
+func secretACLTarget(project string, creator *string) Target {
+	return Entity{Kind: KindSecret, ProjectID: project, CreatorID: creator}.Target()
+}
+
+func orderTarget(project string, creator *string) Target {
+	return Entity{Kind: KindOrder, ProjectID: project, CreatorID: creator}.Target()
+}

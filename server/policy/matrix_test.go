@@ -26,16 +26,16 @@ type secretVisibility struct {
 
 var secretVisibilities = []secretVisibility{
 	{"a secret without ACLs", func(c Credentials) Target {
-		return SecretTarget(matrixProject, ptr(matrixCreator), c.UserID, nil, true)
+		return secretTarget(matrixProject, ptr(matrixCreator), c.UserID, nil, true)
 	}},
 	{"a secret whose read ACL lists someone else but keeps project access", func(c Credentials) Target {
-		return SecretTarget(matrixProject, ptr(matrixCreator), c.UserID, []string{"someone-else"}, true)
+		return secretTarget(matrixProject, ptr(matrixCreator), c.UserID, []string{"someone-else"}, true)
 	}},
 	{"a private secret", func(c Credentials) Target {
-		return SecretTarget(matrixProject, ptr(matrixCreator), c.UserID, []string{"someone-else"}, false)
+		return secretTarget(matrixProject, ptr(matrixCreator), c.UserID, []string{"someone-else"}, false)
 	}},
 	{"a private secret whose read ACL lists the caller", func(c Credentials) Target {
-		return SecretTarget(matrixProject, ptr(matrixCreator), c.UserID, []string{"someone-else", c.UserID}, false)
+		return secretTarget(matrixProject, ptr(matrixCreator), c.UserID, []string{"someone-else", c.UserID}, false)
 	}},
 }
 
@@ -125,7 +125,7 @@ func TestNewDefaultsSecretMatrix(t *testing.T) {
 func TestLegacyRolesOutsideTheSecret(t *testing.T) {
 	legacy := newEnforcer(t, Options{})
 	rbac := newEnforcer(t, Options{EnforceNewDefaults: true})
-	ownOrder := OrderTarget(matrixProject, ptr("u"))
+	ownOrder := orderTarget(matrixProject, ptr("u"))
 	tests := []struct {
 		name   string
 		e      *Enforcer
@@ -144,12 +144,12 @@ func TestLegacyRolesOutsideTheSecret(t *testing.T) {
 		{"an observer of another project cannot read the order", legacy, "order:get", Credentials{ProjectID: "p2", Roles: []string{"observer"}}, ownOrder, false},
 		{"only a project admin deletes an order under legacy rules", legacy, "order:delete", Credentials{ProjectID: matrixProject, Roles: []string{"creator"}}, ownOrder, false},
 		{"a member deletes an order of its project under new defaults", rbac, "order:delete", Credentials{ProjectID: matrixProject, Roles: []string{"member"}}, ownOrder, true},
-		{"a creator manages the ACL of its own private secret", legacy, "secret_acls:put_patch", Credentials{UserID: "u", ProjectID: matrixProject, Roles: []string{"creator"}}, SecretACLTarget(matrixProject, ptr("u")), true},
-		{"another creator manages ACLs too, since the ACL target has no privacy flag", legacy, "secret_acls:put_patch", Credentials{UserID: "x", ProjectID: matrixProject, Roles: []string{"creator"}}, SecretACLTarget(matrixProject, ptr("u")), true},
-		{"another member cannot manage ACLs under new defaults", rbac, "secret_acls:put_patch", Credentials{UserID: "x", ProjectID: matrixProject, Roles: []string{"member"}}, SecretACLTarget(matrixProject, ptr("u")), false},
-		{"an auditor of any project may get a consumer under legacy rules", legacy, "consumer:get", Credentials{ProjectID: "p2", Roles: []string{"audit"}}, ContainerTarget(matrixProject, nil, "", nil, true), true},
-		{"a container reader on the ACL reads a private container", legacy, "container:get", Credentials{UserID: "r", ProjectID: "p2"}, ContainerTarget(matrixProject, ptr("u"), "r", []string{"r"}, false), true},
-		{"no-auth admin without a user id deletes its own secret", legacy, "secret:delete", Credentials{ProjectID: matrixProject, Roles: []string{"admin"}}, SecretTarget(matrixProject, nil, "", nil, true), true},
+		{"a creator manages the ACL of its own private secret", legacy, "secret_acls:put_patch", Credentials{UserID: "u", ProjectID: matrixProject, Roles: []string{"creator"}}, secretACLTarget(matrixProject, ptr("u")), true},
+		{"another creator manages ACLs too, since the ACL target has no privacy flag", legacy, "secret_acls:put_patch", Credentials{UserID: "x", ProjectID: matrixProject, Roles: []string{"creator"}}, secretACLTarget(matrixProject, ptr("u")), true},
+		{"another member cannot manage ACLs under new defaults", rbac, "secret_acls:put_patch", Credentials{UserID: "x", ProjectID: matrixProject, Roles: []string{"member"}}, secretACLTarget(matrixProject, ptr("u")), false},
+		{"an auditor of any project may get a consumer under legacy rules", legacy, "consumer:get", Credentials{ProjectID: "p2", Roles: []string{"audit"}}, containerTarget(matrixProject, nil, "", nil, true), true},
+		{"a container reader on the ACL reads a private container", legacy, "container:get", Credentials{UserID: "r", ProjectID: "p2"}, containerTarget(matrixProject, ptr("u"), "r", []string{"r"}, false), true},
+		{"no-auth admin without a user id deletes its own secret", legacy, "secret:delete", Credentials{ProjectID: matrixProject, Roles: []string{"admin"}}, secretTarget(matrixProject, nil, "", nil, true), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

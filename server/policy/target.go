@@ -20,87 +20,74 @@ type Credentials struct {
 // "enforce_new_defaults" itself.
 type Target map[string]any
 
-// Flattened target keys, as Barbican's controllers name them (spec §5.2).
+const keyEnforceNewDefaults = "enforce_new_defaults"
+
+// Kind is the entity kind of a target: the middle word of its keys, as Barbican's controllers name them
+// (target.<kind>.project_id, spec §5.2).
+type Kind string
+
+// The entity kinds Barbican's rules refer to.
 const (
-	keyEnforceNewDefaults = "enforce_new_defaults"
-
-	keySecretProjectID     = "target.secret.project_id"
-	keySecretCreatorID     = "target.secret.creator_id"
-	keySecretRead          = "target.secret.read"
-	keySecretProjectAccess = "target.secret.read_project_access"
-
-	keyContainerProjectID     = "target.container.project_id"
-	keyContainerCreatorID     = "target.container.creator_id"
-	keyContainerRead          = "target.container.read"
-	keyContainerProjectAccess = "target.container.read_project_access"
-
-	keyOrderProjectID = "target.order.project_id"
-	keyOrderCreatorID = "target.order.creator_id"
+	KindSecret    Kind = "secret"
+	KindContainer Kind = "container"
+	KindOrder     Kind = "order"
 )
 
-// aclReadOperation is the value Barbican puts under target.<entity>.read when
+// kindKeys are a kind's flattened keys, built once.
+type kindKeys struct{ projectID, creatorID, read, readProjectAccess string }
+
+var keysOf = map[Kind]kindKeys{}
+
+func init() {
+	for _, k := range []Kind{KindSecret, KindContainer, KindOrder} {
+		p := "target." + string(k) + "."
+		keysOf[k] = kindKeys{projectID: p + "project_id", creatorID: p + "creator_id", read: p + "read",
+			readProjectAccess: p + "read_project_access"}
+	}
+}
+
+// aclReadOperation is the value Barbican puts under target.<kind>.read when
 // the caller is on the entity's read ACL (the ACL operation name itself).
 const aclReadOperation = "read"
 
-// SecretTarget builds the target for the single-secret actions (secret:*,
-// secret_meta:*, secret_consumers:*). projectID is the owning project's
-// Keystone id; creatorID is nil for secrets created without a user id.
-// aclUsers are the users of the secret's "read" ACL and projectAccess is that
-// ACL's project_access flag — callers pass true when the secret has no ACL rows,
-// because Barbican treats a secret without ACLs as readable by the project.
-func SecretTarget(projectID string, creatorID *string, callerUserID string, aclUsers []string, projectAccess bool) Target {
-	t := Target{
-		keySecretProjectID:     projectID,
-		keySecretCreatorID:     optional(creatorID),
-		keySecretProjectAccess: projectAccess,
-	}
-	if onACL(callerUserID, aclUsers) {
-		t[keySecretRead] = aclReadOperation
+// Entity is what a target says about one entity: the one builder of every target kind.
+type Entity struct {
+	Kind Kind
+	// ProjectID is the owning project's Keystone id.
+	ProjectID string
+	// CreatorID is nil for entities created without a user id.
+	CreatorID *string
+	// Reader, when not nil, adds the 'read' ACL keys: the single-entity actions of secrets and containers
+	// (secret:*, secret_meta:*, secret_consumers:*, container:*, container_secret:*, container_consumers:*,
+	// consumer:get) carry them; the ACL actions and the order actions do not (spec §5.2).
+	Reader *Reader
+}
+
+// Reader is an entity's 'read' ACL as one caller meets it.
+type Reader struct {
+	// UserID is the caller's user id; a caller without one is never on an ACL (Barbican compares None against
+	// user ids).
+	UserID string
+	// ACLUsers are the users of the entity's 'read' ACL.
+	ACLUsers []string
+	// ProjectAccess is the ACL's project_access flag; callers pass true for an entity without ACL rows, which
+	// Barbican treats as readable by its project.
+	ProjectAccess bool
+}
+
+// Target flattens e.
+func (e Entity) Target() Target {
+	keys := keysOf[e.Kind]
+	t := make(Target, 4)
+	t[keys.projectID] = e.ProjectID
+	t[keys.creatorID] = optional(e.CreatorID)
+	if e.Reader != nil {
+		t[keys.readProjectAccess] = e.Reader.ProjectAccess
+		if onACL(e.Reader.UserID, e.Reader.ACLUsers) {
+			t[keys.read] = aclReadOperation
+		}
 	}
 	return t
-}
-
-// SecretACLTarget builds the target for the secret ACL actions (secret_acls:*),
-// which Barbican gives only the project and creator: read and
-// read_project_access are deliberately absent (spec §5.2).
-func SecretACLTarget(projectID string, creatorID *string) Target {
-	return Target{
-		keySecretProjectID: projectID,
-		keySecretCreatorID: optional(creatorID),
-	}
-}
-
-// ContainerTarget builds the target for the single-container actions
-// (container:*, container_secret:*, container_consumers:*, consumer:get). The
-// parameters mean what they mean for SecretTarget.
-func ContainerTarget(projectID string, creatorID *string, callerUserID string, aclUsers []string, projectAccess bool) Target {
-	t := Target{
-		keyContainerProjectID:     projectID,
-		keyContainerCreatorID:     optional(creatorID),
-		keyContainerProjectAccess: projectAccess,
-	}
-	if onACL(callerUserID, aclUsers) {
-		t[keyContainerRead] = aclReadOperation
-	}
-	return t
-}
-
-// ContainerACLTarget builds the target for the container ACL actions
-// (container_acls:*): only the project and creator, like SecretACLTarget.
-func ContainerACLTarget(projectID string, creatorID *string) Target {
-	return Target{
-		keyContainerProjectID: projectID,
-		keyContainerCreatorID: optional(creatorID),
-	}
-}
-
-// OrderTarget builds the target for the single-order actions (order:get,
-// order:delete).
-func OrderTarget(projectID string, creatorID *string) Target {
-	return Target{
-		keyOrderProjectID: projectID,
-		keyOrderCreatorID: optional(creatorID),
-	}
 }
 
 // optional turns a nullable column into the target's nil-or-string value.
@@ -111,8 +98,6 @@ func optional(s *string) any {
 	return *s
 }
 
-// onACL reports whether the caller is one of the ACL's users. A caller without
-// a user id is never on an ACL (Barbican compares None against user ids).
 func onACL(callerUserID string, aclUsers []string) bool {
 	if callerUserID == "" {
 		return false

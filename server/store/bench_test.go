@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/keymanager-io/keymanager/internal/testbed"
 )
 
@@ -43,10 +41,10 @@ func benchStore(b *testing.B, db *DB) {
 		b.SetParallelism(4)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				err := db.Write(ctx, func(tx *gorm.DB) error {
+				err := db.Write(ctx, func(tx *Tx) error {
 					s := Secret{ProjectID: small, Name: ptr("bench")}
 					data := &EncryptedDatum{ContentType: ptr("text/plain"), KEKID: f.kek.ID, CypherText: ptr("Y2lwaGVy")}
-					return CreateSecret(tx, &s, data, map[string]string{"content_type": "text/plain", "plugin_name": "p"})
+					return tx.CreateSecret(&s, testPayload(data, map[string]string{"content_type": "text/plain", "plugin_name": "p"}))
 				})
 				if err != nil {
 					b.Error(err)
@@ -57,7 +55,7 @@ func benchStore(b *testing.B, db *DB) {
 	})
 	b.Run("get", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := db.Secret(ctx, oneID, time.Now(), LoadOptions{Consumers: true}); err != nil {
+			if _, err := readAt(db, time.Now()).Secret(oneID, LoadOptions{Consumers: true}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -67,7 +65,7 @@ func benchStore(b *testing.B, db *DB) {
 	}{{"list-1k", small}, {"list-100k", large}} {
 		b.Run(p.name, func(b *testing.B) {
 			for b.Loop() {
-				page, total, err := db.ListSecrets(ctx, SecretQuery{ProjectID: p.id, Now: time.Now(), Limit: 10, Consumers: true})
+				page, total, err := db.Read(ctx).ListSecrets(SecretQuery{ProjectID: p.id, Limit: 10, Consumers: true})
 				if err != nil || len(page) != 10 || total < 1000 {
 					b.Fatalf("ListSecrets: %d rows, total %d, %v", len(page), total, err)
 				}
@@ -82,14 +80,14 @@ func seed(b *testing.B, db *DB, kek *KEKDatum, projectID string, n int) {
 	b.Helper()
 	const chunk = 500
 	base := time.Now().Add(-time.Duration(n) * time.Second)
-	err := db.Write(context.Background(), func(tx *gorm.DB) error {
+	err := db.Write(context.Background(), func(tx *Tx) error {
 		for start := 0; start < n; start += chunk {
 			size := min(chunk, n-start)
 			secrets := make([]Secret, size)
 			data := make([]EncryptedDatum, size)
 			meta := make([]SecretStoreMetadatum, size)
 			for i := range size {
-				at := dbTime(tx, base.Add(time.Duration(start+i)*time.Second))
+				at := tx.time(base.Add(time.Duration(start+i) * time.Second))
 				secrets[i] = Secret{ProjectID: projectID, Name: ptr(fmt.Sprint("s", start+i)), SecretType: "opaque"}
 				secrets[i].init(at, StatusActive)
 				data[i] = EncryptedDatum{SecretID: secrets[i].ID, KEKID: kek.ID, ContentType: ptr("text/plain"), CypherText: ptr("eA==")}
@@ -98,7 +96,7 @@ func seed(b *testing.B, db *DB, kek *KEKDatum, projectID string, n int) {
 				meta[i].init(at, StatusActive)
 			}
 			for _, rows := range []any{&secrets, &data, &meta} {
-				if err := tx.Create(rows).Error; err != nil {
+				if err := tx.g.Create(rows).Error; err != nil {
 					return err
 				}
 			}

@@ -73,6 +73,9 @@ func isUniqueViolation(err error) bool {
 // isRetryable reports whether a MySQL transaction failed only because of
 // lock contention and may simply be run again.
 func isRetryable(err error) bool {
+	if errors.Is(err, errProjectRace) {
+		return true
+	}
 	var myErr *mysql.MySQLError
 	if errors.As(err, &myErr) {
 		return myErr.Number == mysqlDeadlock || myErr.Number == mysqlLockWaitTimeout

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"gorm.io/gorm"
 )
@@ -87,7 +86,7 @@ func (db *DB) upgradeKeymanager(ctx context.Context, m *migrator) error {
 		}
 		stmts := append(step.stmts(db.dialect), fmt.Sprintf(
 			"INSERT INTO keymanager_migrations (version, applied_at) VALUES (%d, '%s')",
-			step.version, formatTime(time.Now())))
+			step.version, formatTime(db.clock())))
 		if err := m.run(ctx, stmts); err != nil {
 			return fmt.Errorf("apply keymanager migration %d (%s): %w", step.version, step.name, err)
 		}
@@ -109,7 +108,7 @@ func (db *DB) Current(ctx context.Context) (barbicanRevision string, keymanagerV
 		return barbicanRevision, 0, err
 	}
 	var v sql.NullInt64
-	if err := db.read(ctx).Raw("SELECT MAX(version) FROM keymanager_migrations").Scan(&v).Error; err != nil {
+	if err := db.reader.WithContext(ctx).Raw("SELECT MAX(version) FROM keymanager_migrations").Scan(&v).Error; err != nil {
 		return "", 0, fmt.Errorf("read keymanager_migrations: %w", classify(err))
 	}
 	return barbicanRevision, int(v.Int64), nil
@@ -157,9 +156,9 @@ func (db *DB) withMigrator(ctx context.Context, fn func(m *migrator) error) (err
 
 func (m *migrator) run(ctx context.Context, stmts []string) error {
 	if m.dialect == DialectSQLite {
-		return m.db.Write(ctx, func(tx *gorm.DB) error {
+		return m.db.Write(ctx, func(tx *Tx) error {
 			for _, s := range stmts {
-				if err := tx.Exec(s).Error; err != nil {
+				if err := tx.g.Exec(s).Error; err != nil {
 					return fmt.Errorf("%s: %w", firstLine(s), err)
 				}
 			}

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"gorm.io/gorm"
-
 	"github.com/keymanager-io/keymanager/internal/testbed"
 )
 
@@ -72,11 +70,11 @@ func TestUpgradeFromEmpty(t *testing.T) {
 		// of one resource from different services are both allowed.
 		f, pid := newFixture(t, db, "p")
 		s := f.secret(pid, Secret{}, "")
-		write(t, db, func(tx *gorm.DB) error {
+		write(t, db, func(tx *Tx) error {
 			for _, svc := range []string{"image", "volume"} {
 				c := SecretConsumerMetadatum{SecretID: s.ID, Service: svc, ResourceType: "r", ResourceID: "x"}
-				c.init(dbTime(tx, s.CreatedAt), StatusActive)
-				if err := tx.Create(&c).Error; err != nil {
+				c.init(tx.time(s.CreatedAt), StatusActive)
+				if err := tx.g.Create(&c).Error; err != nil {
 					return err
 				}
 			}
@@ -95,17 +93,17 @@ func TestUpgradeTakesOverBarbicanDatabase(t *testing.T) {
 				// Rows written by the reference before the takeover are counted
 				// by the backfill.
 				var pid string
-				write(t, db, func(tx *gorm.DB) error {
-					p := Project{ExternalID: "legacy"}
-					p.init(dbTime(tx, timeNow()), StatusActive)
+				write(t, db, func(tx *Tx) error {
+					p := Project{ExternalID: ptr("legacy")}
+					p.init(tx.time(timeNow()), StatusActive)
 					pid = p.ID
-					if err := tx.Create(&p).Error; err != nil {
+					if err := tx.g.Create(&p).Error; err != nil {
 						return err
 					}
 					for i := range 3 {
 						s := Secret{ProjectID: pid, SecretType: "opaque", Model: Model{Deleted: i == 2}}
-						s.init(dbTime(tx, timeNow()), StatusActive)
-						if err := tx.Create(&s).Error; err != nil {
+						s.init(tx.time(timeNow()), StatusActive)
+						if err := tx.g.Create(&s).Error; err != nil {
 							return err
 						}
 					}
@@ -167,7 +165,7 @@ func TestCounterTriggersStayExact(t *testing.T) {
 		}
 		for i, st := range steps {
 			if st.sql != "" {
-				write(t, db, func(tx *gorm.DB) error { return tx.Exec(st.sql, st.args...).Error })
+				write(t, db, func(tx *Tx) error { return tx.g.Exec(st.sql, st.args...).Error })
 			}
 			if a, b := checkCounter(t, db, pa), checkCounter(t, db, pb); a != st.a || b != st.b {
 				t.Fatalf("step %d (%s): counters (%d, %d), want (%d, %d)", i, st.name, a, b, st.a, st.b)

@@ -41,7 +41,7 @@ func (m *Model) init(now time.Time, status string) {
 // Project maps a Keystone project id to Barbican's internal project id.
 type Project struct {
 	Model
-	ExternalID string `gorm:"column:external_id"`
+	ExternalID *string `gorm:"column:external_id"`
 }
 
 // TableName implements gorm's tabler.

@@ -1,68 +1,58 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"time"
-
-	"gorm.io/gorm"
 )
 
-// ProjectID returns the internal id of the project with the given Keystone
-// id, or ErrNotFound if the project was never seen. Ids are cached: a
-// project row never changes its external id.
-func (db *DB) ProjectID(ctx context.Context, externalID string) (string, error) {
-	if id, ok := db.projects.Load(externalID); ok {
+// MaxExternalIDLength is the width of projects.external_id (and of the other Keystone id columns): a longer id
+// can never be stored, so callers refuse it before it reaches the database.
+const MaxExternalIDLength = 255
+
+// errProjectRace marks the loss of a race to create a project row: another transaction inserted the same
+// external id first. Write runs the whole function again (MariaDB), and the second run finds the row.
+var errProjectRace = errors.New("project row created concurrently")
+
+// ProjectID returns the internal id of the project with the given Keystone id, or ErrNotFound if the project
+// was never seen. Ids are cached once committed: a project row never changes its external id.
+func (tx *Tx) ProjectID(externalID string) (string, error) {
+	if id, ok := tx.db.projects.Load(externalID); ok {
 		return id.(string), nil
 	}
 	var ids []string
-	err := db.read(ctx).Raw("SELECT id FROM projects WHERE external_id = ? LIMIT 1", externalID).Scan(&ids).Error
-	if err != nil {
-		return "", fmt.Errorf("look up project: %w", classify(err))
+	if err := tx.scan(&ids, "SELECT id FROM projects WHERE external_id = ? LIMIT 1", externalID); err != nil {
+		return "", fmt.Errorf("look up project: %w", err)
 	}
 	if len(ids) == 0 {
 		return "", fmt.Errorf("project: %w", ErrNotFound)
 	}
-	db.projects.Store(externalID, ids[0])
+	tx.AfterCommit(func() { tx.db.projects.Store(externalID, ids[0]) })
 	return ids[0], nil
 }
 
-// EnsureProject returns the internal id of the project with the given
-// Keystone id, creating the row on first sight. Concurrent callers (or
-// servers) racing to create it all end up with the one row UNIQUE(external_id)
-// lets through.
-func (db *DB) EnsureProject(ctx context.Context, externalID string) (string, error) {
-	id, err := db.ProjectID(ctx, externalID)
+// EnsureProject returns the internal id of the project with the given Keystone id, creating its row inside
+// this transaction on first sight. Concurrent creators all end up with the one row UNIQUE(external_id) lets
+// through: on SQLite the single writer serialises them; on MariaDB the loser's insert fails and Write runs its
+// function again, which then finds the winner's row.
+func (tx *Tx) EnsureProject(externalID string) (string, error) {
+	if len(externalID) > MaxExternalIDLength {
+		return "", fmt.Errorf("project id longer than %d bytes: %w", MaxExternalIDLength, ErrInvalid)
+	}
+	id, err := tx.ProjectID(externalID)
 	if !errors.Is(err, ErrNotFound) {
 		return id, err
 	}
-	now := time.Now()
-	var created string
-	err = db.Write(ctx, func(tx *gorm.DB) error {
-		var ids []string
-		if err := tx.Raw("SELECT id FROM projects WHERE external_id = ? LIMIT 1", externalID).Scan(&ids).Error; err != nil {
-			return err
-		}
-		if len(ids) > 0 {
-			created = ids[0]
-			return nil
-		}
-		p := Project{ExternalID: externalID}
-		p.init(dbTime(tx, now), StatusActive)
-		if err := tx.Create(&p).Error; err != nil {
-			return err
-		}
-		created = p.ID
-		return nil
-	})
-	if errors.Is(err, ErrConflict) {
-		// Lost the race to another server: its row is committed now.
-		return db.ProjectID(ctx, externalID)
+	if err := tx.writing("create project"); err != nil {
+		return "", err
 	}
-	if err != nil {
+	p := Project{ExternalID: &externalID}
+	p.init(tx.time(tx.now), StatusActive)
+	if err := tx.insert(&p); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return "", fmt.Errorf("create project: %w: %w", errProjectRace, err)
+		}
 		return "", fmt.Errorf("create project: %w", err)
 	}
-	db.projects.Store(externalID, created)
-	return created, nil
+	tx.AfterCommit(func() { tx.db.projects.Store(externalID, p.ID) })
+	return p.ID, nil
 }

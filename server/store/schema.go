@@ -107,7 +107,7 @@ var ocataTables = []table{
 		uniques: []uniqueConstraint{{"_project_secret_store_project_uc", []string{"project_id"}}},
 		indexes: []index{ix("project_secret_store", "project_id"), ix("project_secret_store", "secret_store_id")}},
 	{name: "secrets", columns: base(str("name", 255, false),
-		column{name: "secret_type", kind: kindString, size: 255, serverDefault: "opaque"},
+		column{name: "secret_type", kind: kindString, size: 255, serverDefault: DefaultSecretType},
 		col("expiration", kindDateTime, false), str("algorithm", 255, false), col("bit_length", kindInt, false),
 		str("mode", 255, false), str("creator_id", 255, false), str("project_id", 36, true)),
 		fks:     []foreignKey{{"secrets_project_fk", "project_id", "projects"}},
@@ -207,4 +207,10 @@ var consumersTableHead = table{
 		[]string{"secret_id", "service", "resource_type", "resource_id"}}},
 	indexes: []index{ix("secret_consumer_metadata", "secret_id"), ix("secret_consumer_metadata", "resource_id"),
 		ix("secret_consumer_metadata", "project_id")},
+}
+
+// headTables is Barbican's schema at HeadRevision: the Ocata tables with secret_consumer_metadata as the later
+// revisions leave it.
+func headTables() []table {
+	return append(append([]table{}, ocataTables...), consumersTableHead)
 }

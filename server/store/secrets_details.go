@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -93,25 +94,26 @@ func (p *payloadScan) fill(v *SecretView) {
 
 // querySecrets runs a query selecting secretColumns + summaryColumns (+ payloadColumns when payload) and
 // completes the views: ACL users and (when asked) consumers are loaded for the secrets that have them.
-func (db *DB) querySecrets(ctx context.Context, query string, args []any, consumers, payload bool) ([]SecretView, error) {
-	stmt, err := db.prepared(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("prepare secret query: %w", classify(err))
+// fixed says the query text is one of the closed set of hot-path texts (see Tx.queryFixed).
+func (tx *Tx) querySecrets(fixed bool, query string, args []any, consumers, payload bool) ([]SecretView, error) {
+	run := tx.query
+	if fixed {
+		run = tx.queryFixed
 	}
-	rows, err := stmt.QueryContext(db.readContext(ctx), args...)
+	rows, err := run(query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("query secrets: %w", classify(err))
+		return nil, fmt.Errorf("query secrets: %w", err)
 	}
 	defer rows.Close()
 	var views []SecretView
 	var withACL, withConsumers []string
 	for rows.Next() {
 		var v SecretView
-		var name, algorithm, mode, creator, contentType sql.NullString
+		var name, secretType, algorithm, mode, creator, contentType sql.NullString
 		var bits sql.NullInt64
 		var hasPayload, hasACL, hasConsumers sql.NullBool
 		dest := []any{&v.ID, dbTimeScanner{&v.CreatedAt}, dbTimeScanner{&v.UpdatedAt},
-			nullDBTimeScanner{&v.DeletedAt}, &v.Deleted, &v.Status, &name, &v.SecretType,
+			nullDBTimeScanner{&v.DeletedAt}, &v.Deleted, &v.Status, &name, &secretType,
 			nullDBTimeScanner{&v.Expiration}, &algorithm, &bits, &mode, &creator, &v.ProjectID, &v.ProjectExternalID,
 			&contentType, &hasPayload, &hasACL, &hasConsumers}
 		var pl payloadScan
@@ -129,8 +131,9 @@ func (db *DB) querySecrets(ctx context.Context, query string, args []any, consum
 			b := int(bits.Int64)
 			v.BitLength = &b
 		}
+		v.SecretType = secretType.String
 		if v.SecretType == "" {
-			v.SecretType = "opaque"
+			v.SecretType = DefaultSecretType
 		}
 		v.HasPayload = hasPayload.Bool
 		v.ContentType = contentType.String
@@ -148,59 +151,36 @@ func (db *DB) querySecrets(ctx context.Context, query string, args []any, consum
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read secrets: %w", classify(err))
 	}
-	if err := db.loadACLs(ctx, views, withACL); err != nil {
+	if err := tx.loadACLs(views, withACL); err != nil {
 		return nil, err
 	}
-	if err := db.loadConsumers(ctx, views, withConsumers); err != nil {
+	if err := tx.loadConsumers(views, withConsumers); err != nil {
 		return nil, err
 	}
 	return views, nil
 }
 
-type aclRow struct {
-	SecretID      string    `gorm:"column:secret_id"`
-	ID            string    `gorm:"column:id"`
-	ProjectAccess bool      `gorm:"column:project_access"`
-	CreatedAt     time.Time `gorm:"column:created_at;serializer:kmtime"`
-	UpdatedAt     time.Time `gorm:"column:updated_at;serializer:kmtime"`
-	UserID        *string   `gorm:"column:user_id"`
-}
-
 // loadACLs fills ReadACL of the views whose ids are listed, users sorted by id.
-func (db *DB) loadACLs(ctx context.Context, views []SecretView, ids []string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	var rows []aclRow
-	err := db.read(ctx).Raw("SELECT a.secret_id, a.id, a.project_access, a.created_at, a.updated_at, u.user_id "+
-		"FROM secret_acls a LEFT JOIN secret_acl_users u ON u.acl_id = a.id "+
-		"WHERE a.secret_id IN ? AND a.operation = 'read' ORDER BY a.secret_id, u.user_id", ids).Scan(&rows).Error
+func (tx *Tx) loadACLs(views []SecretView, ids []string) error {
+	acls, err := tx.readACLs(SecretACLs, ids)
 	if err != nil {
-		return fmt.Errorf("load secret ACLs: %w", classify(err))
+		return err
 	}
-	byID := indexViews(views)
-	for _, r := range rows {
-		v := byID[r.SecretID]
-		if v == nil {
-			continue
-		}
-		if v.ReadACL == nil {
-			v.ReadACL = &ACL{ID: r.ID, ProjectAccess: r.ProjectAccess, Users: []string{}, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
-		}
-		if r.UserID != nil {
-			v.ReadACL.Users = append(v.ReadACL.Users, *r.UserID)
+	for i := range views {
+		if acl, ok := acls[views[i].ID]; ok {
+			views[i].ReadACL = acl
 		}
 	}
 	return nil
 }
 
 // loadConsumers fills Consumers (non-deleted, by created_at) of the views whose ids are listed.
-func (db *DB) loadConsumers(ctx context.Context, views []SecretView, ids []string) error {
+func (tx *Tx) loadConsumers(views []SecretView, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	var rows []SecretConsumerMetadatum
-	err := db.read(ctx).Where("secret_id IN ? AND deleted = ?", ids, false).Order("secret_id, created_at, id").
+	err := tx.g.Where("secret_id IN ? AND deleted = ?", ids, false).Order("secret_id, created_at, id").
 		Find(&rows).Error
 	if err != nil {
 		return fmt.Errorf("load secret consumers: %w", classify(err))
@@ -258,24 +238,36 @@ func (s nullDBTimeScanner) Scan(v any) error {
 	return nil
 }
 
-// prepared returns a statement of the read pool prepared once per query text (database/sql prepares it again
-// per connection as needed). The set of query texts is bounded: they are built from fixed fragments.
-func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+// maxHandPrepared bounds the hand-kept statement cache. Only the fixed hot-path texts reach it (Tx.queryFixed),
+// a handful; the bound makes sure that a mistake there cannot pile up prepared statements on MariaDB, where they
+// count against the server-wide max_prepared_stmt_count.
+const maxHandPrepared = 16
+
+// queryPrepared runs query on the read pool through a statement prepared once per query text (database/sql
+// prepares it again per connection as needed). Past maxHandPrepared texts nothing more is kept: the query is
+// prepared for one use by database/sql, as an unprepared query is.
+func (db *DB) queryPrepared(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if s, ok := db.stmts.Load(query); ok {
-		return s.(*sql.Stmt), nil
+		return s.(*sql.Stmt).QueryContext(ctx, args...)
 	}
-	s, err := db.readSQL.PrepareContext(db.readContext(ctx), query)
+	if db.nstmts.Load() >= maxHandPrepared {
+		db.log.Warn("Hand-prepared statement cache full; preparing for one use", slog.Int("limit", maxHandPrepared))
+		return db.readSQL.QueryContext(ctx, query, args...)
+	}
+	s, err := db.readSQL.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
 	if prev, loaded := db.stmts.LoadOrStore(query, s); loaded {
 		_ = s.Close()
-		return prev.(*sql.Stmt), nil
+		s = prev.(*sql.Stmt)
+	} else {
+		db.nstmts.Add(1)
 	}
-	return s, nil
+	return s.QueryContext(ctx, args...)
 }
 
-// readContext is the context of a read (see read).
+// readContext is the context of a read (see DB.Read).
 func (db *DB) readContext(ctx context.Context) context.Context {
 	if db.dialect == DialectSQLite {
 		return context.WithoutCancel(ctx)

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"strings"
@@ -35,8 +34,7 @@ type SecretQuery struct {
 
 	Sort          []SortKey // empty = created_at ASC; id ASC is always the final tiebreak
 	Offset, Limit int       // Limit <= 0 = no limit
-	Now           time.Time
-	Consumers     bool // load consumers for the page (one query for the whole page)
+	Consumers     bool      // load consumers for the page (one query for the whole page)
 }
 
 var sortColumns = map[string]bool{
@@ -47,13 +45,13 @@ var sortColumns = map[string]bool{
 var timeOps = map[string]string{"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 // ListSecrets returns a page of live secrets (not deleted, expiration NULL
-// or after q.Now) and the total matching. The page, the total and the
+// or after tx.Now) and the total matching. The page, the total and the
 // page's details cost three queries; the unfiltered project total reads the
 // counter table instead of counting rows (see MIGRATIONS.md).
-func (db *DB) ListSecrets(ctx context.Context, q SecretQuery) (page []SecretView, total int, err error) {
+func (tx *Tx) ListSecrets(q SecretQuery) (page []SecretView, total int, err error) {
 	from := "secrets s JOIN projects p ON p.id = s.project_id"
 	where := []string{"s.deleted = 0", "(s.expiration IS NULL OR s.expiration > ?)"}
-	args := []any{formatTime(q.Now)}
+	args := []any{formatTime(tx.now)}
 	filtered := false
 	add := func(cond string, arg any) {
 		where = append(where, cond)
@@ -120,42 +118,33 @@ func (db *DB) ListSecrets(ctx context.Context, q SecretQuery) (page []SecretView
 	offset := max(q.Offset, 0)
 
 	whereSQL := strings.Join(where, " AND ")
-	page, err = db.querySecrets(ctx, "SELECT "+secretColumns+summaryColumns(db.dialect, q.Consumers)+
+	page, err = tx.querySecrets(false, "SELECT "+secretColumns+summaryColumns(tx.Dialect(), q.Consumers)+
 		" FROM "+from+" WHERE "+whereSQL+" ORDER BY "+strings.Join(order, ", ")+" LIMIT ? OFFSET ?",
 		append(append([]any{}, args...), limit, offset), q.Consumers, false)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list secrets: %w", err)
 	}
-	if filtered || q.ACLUserID != "" || !db.counterReady.Load() {
-		total, err = db.countSecrets(ctx, from, whereSQL, args)
+	if filtered || q.ACLUserID != "" || !tx.db.counterReady.Load() {
+		total, err = tx.count("SELECT COUNT(*) FROM "+from+" WHERE "+whereSQL, args...)
 	} else {
-		total, err = db.projectSecretTotal(ctx, q.ProjectID, q.Now)
+		total, err = tx.projectSecretTotal(q.ProjectID)
 	}
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("list secrets: count: %w", err)
 	}
 	return page, total, nil
-}
-
-func (db *DB) countSecrets(ctx context.Context, from, where string, args []any) (int, error) {
-	var n int64
-	if err := db.read(ctx).Raw("SELECT COUNT(*) FROM "+from+" WHERE "+where, args...).Scan(&n).Error; err != nil {
-		return 0, fmt.Errorf("count secrets: %w", classify(err))
-	}
-	return int(n), nil
 }
 
 // projectSecretTotal is the number of live secrets of a project without
 // scanning them: the trigger-maintained count of non-deleted secrets minus
 // the non-deleted ones already expired (a range on the expiration index that
 // touches only expired rows).
-func (db *DB) projectSecretTotal(ctx context.Context, projectID string, now time.Time) (int, error) {
-	var n int64
-	err := db.read(ctx).Raw("SELECT COALESCE((SELECT live FROM "+countsTable+" WHERE project_id = ?), 0) - "+
+func (tx *Tx) projectSecretTotal(projectID string) (int, error) {
+	n, err := tx.count("SELECT COALESCE((SELECT live FROM "+countsTable+" WHERE project_id = ?), 0) - "+
 		"(SELECT COUNT(*) FROM secrets WHERE project_id = ? AND deleted = 0 AND expiration <= ?)",
-		projectID, projectID, formatTime(now)).Scan(&n).Error
+		projectID, projectID, formatTime(tx.now))
 	if err != nil {
-		return 0, fmt.Errorf("count project secrets: %w", classify(err))
+		return 0, fmt.Errorf("count project secrets: %w", err)
 	}
-	return int(n), nil
+	return n, nil
 }

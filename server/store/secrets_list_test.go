@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"slices"
 	"testing"
 	"time"
@@ -9,7 +8,6 @@ import (
 
 func TestListSecrets(t *testing.T) {
 	dialects(t, func(t *testing.T, db *DB) {
-		ctx := context.Background()
 		f, pa := newFixture(t, db, "list-a")
 		_, pb := newFixture(t, db, "list-b")
 		base := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
@@ -94,8 +92,7 @@ func TestListSecrets(t *testing.T) {
 				if q.ProjectID == "" {
 					q.ProjectID = pa
 				}
-				q.Now = now
-				page, total, err := db.ListSecrets(ctx, q)
+				page, total, err := readAt(db, now).ListSecrets(q)
 				if err != nil {
 					t.Fatalf("ListSecrets: %v", err)
 				}
@@ -109,7 +106,7 @@ func TestListSecrets(t *testing.T) {
 			})
 		}
 
-		page, _, err := db.ListSecrets(ctx, SecretQuery{ProjectID: pa, Now: now, Name: "beta", Consumers: true})
+		page, _, err := readAt(db, now).ListSecrets(SecretQuery{ProjectID: pa, Name: "beta", Consumers: true})
 		if err != nil || len(page) != 1 {
 			t.Fatalf("ListSecrets: %v", err)
 		}
@@ -118,7 +115,7 @@ func TestListSecrets(t *testing.T) {
 			v.Consumers == nil || v.ProjectExternalID != "list-a" {
 			t.Errorf("page entries should carry payload, ACL and consumer details: %+v", v)
 		}
-		if _, _, err := db.ListSecrets(ctx, SecretQuery{ProjectID: pa, Now: now, Sort: []SortKey{{"secret", false}}}); err == nil {
+		if _, _, err := readAt(db, now).ListSecrets(SecretQuery{ProjectID: pa, Sort: []SortKey{{"secret", false}}}); err == nil {
 			t.Errorf("an unknown sort column should be rejected")
 		}
 	})

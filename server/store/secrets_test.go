@@ -5,22 +5,20 @@ import (
 	"errors"
 	"testing"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 func addACL(t *testing.T, db *DB, secretID string, projectAccess bool, users ...string) {
 	t.Helper()
-	write(t, db, func(tx *gorm.DB) error {
+	write(t, db, func(tx *Tx) error {
 		acl := SecretACL{SecretID: secretID, Operation: "read", ProjectAccess: projectAccess}
-		acl.init(dbTime(tx, time.Now()), StatusActive)
-		if err := tx.Create(&acl).Error; err != nil {
+		acl.init(tx.time(time.Now()), StatusActive)
+		if err := tx.g.Create(&acl).Error; err != nil {
 			return err
 		}
 		for _, u := range users {
 			au := SecretACLUser{ACLID: acl.ID, UserID: u}
 			au.init(acl.CreatedAt, StatusActive)
-			if err := tx.Create(&au).Error; err != nil {
+			if err := tx.g.Create(&au).Error; err != nil {
 				return err
 			}
 		}
@@ -32,16 +30,15 @@ func addACL(t *testing.T, db *DB, secretID string, projectAccess bool, users ...
 // creation order is observable on MariaDB's whole-second DATETIME too.
 func addConsumer(t *testing.T, db *DB, secretID, service string, offset int) {
 	t.Helper()
-	write(t, db, func(tx *gorm.DB) error {
+	write(t, db, func(tx *Tx) error {
 		c := SecretConsumerMetadatum{SecretID: secretID, Service: service, ResourceType: "image", ResourceID: "r-" + service}
-		c.init(dbTime(tx, time.Now().Add(time.Duration(offset)*time.Second)), StatusActive)
-		return tx.Create(&c).Error
+		c.init(tx.time(time.Now().Add(time.Duration(offset)*time.Second)), StatusActive)
+		return tx.g.Create(&c).Error
 	})
 }
 
 func TestSecretLookup(t *testing.T) {
 	dialects(t, func(t *testing.T, db *DB) {
-		ctx := context.Background()
 		f, pa := newFixture(t, db, "lookup-a")
 		_, pb := newFixture(t, db, "lookup-b")
 		now := time.Now()
@@ -49,12 +46,12 @@ func TestSecretLookup(t *testing.T) {
 		metaOnly := f.secret(pb, Secret{}, "")
 		expired := f.secret(pa, Secret{Expiration: ptr(now.Add(time.Hour))}, "")
 		deleted := f.secret(pa, Secret{}, "text/plain")
-		write(t, db, func(tx *gorm.DB) error { return DeleteSecret(tx, deleted.ID, now) })
+		write(t, db, func(tx *Tx) error { return tx.DeleteSecret(deleted.ID) })
 		addACL(t, db, withPayload.ID, false, "u2", "u1")
 		addConsumer(t, db, withPayload.ID, "glance", 0)
 		addConsumer(t, db, withPayload.ID, "cinder", 1)
 
-		v, err := db.Secret(ctx, withPayload.ID, now, LoadOptions{Consumers: true, Payload: true})
+		v, err := readAt(db, now).Secret(withPayload.ID, LoadOptions{Consumers: true, Payload: true})
 		if err != nil {
 			t.Fatalf("Secret: %v", err)
 		}
@@ -75,7 +72,7 @@ func TestSecretLookup(t *testing.T) {
 			t.Errorf("payload should be loaded with its KEK, got %+v %+v", v.Data, v.KEK)
 		}
 
-		other, err := db.Secret(ctx, metaOnly.ID, now, LoadOptions{})
+		other, err := readAt(db, now).Secret(metaOnly.ID, LoadOptions{})
 		if err != nil {
 			t.Fatalf("a secret of another project should be found by id: %v", err)
 		}
@@ -91,11 +88,11 @@ func TestSecretLookup(t *testing.T) {
 			"a secret expiring exactly now is not found": {expired.ID, *expired.Expiration},
 			"a secret past its expiration is not found":  {expired.ID, now.Add(2 * time.Hour)},
 		} {
-			if _, err := db.Secret(ctx, tc.id, tc.now, LoadOptions{}); !errors.Is(err, ErrNotFound) {
+			if _, err := readAt(db, tc.now).Secret(tc.id, LoadOptions{}); !errors.Is(err, ErrNotFound) {
 				t.Errorf("%s: got %v", name, err)
 			}
 		}
-		if _, err := db.Secret(ctx, expired.ID, now, LoadOptions{}); err != nil {
+		if _, err := readAt(db, now).Secret(expired.ID, LoadOptions{}); err != nil {
 			t.Errorf("a secret before its expiration should be found: %v", err)
 		}
 	})
@@ -111,12 +108,14 @@ func TestAddSecretPayload(t *testing.T) {
 			return &EncryptedDatum{ContentType: ptr("text/plain"), KEKID: f.kek.ID, CypherText: ptr("eA==")}
 		}
 		meta := map[string]string{"content_type": "text/plain", "plugin_name": "x"}
-		write(t, db, func(tx *gorm.DB) error { return AddSecretPayload(tx, s.ID, data(), meta, later) })
-		err := db.Write(ctx, func(tx *gorm.DB) error { return AddSecretPayload(tx, s.ID, data(), meta, later) })
+		if err := writeAt(t, db, later, func(tx *Tx) error { return tx.AddSecretPayload(s.ID, testPayload(data(), meta)) }); err != nil {
+			t.Fatal(err)
+		}
+		err := db.Write(ctx, func(tx *Tx) error { return tx.AddSecretPayload(s.ID, testPayload(data(), meta)) })
 		if !errors.Is(err, ErrConflict) {
 			t.Fatalf("a second payload should conflict, got %v", err)
 		}
-		v, err := db.Secret(ctx, s.ID, time.Now(), LoadOptions{})
+		v, err := readAt(db, time.Now()).Secret(s.ID, LoadOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,11 +133,11 @@ func TestDeleteSecretCascade(t *testing.T) {
 		keep := f.secret(pid, Secret{}, "text/plain")
 		addACL(t, db, s.ID, true, "u1")
 		addConsumer(t, db, s.ID, "nova", 0)
-		write(t, db, func(tx *gorm.DB) error {
-			return ReplaceSecretUserMetadata(tx, s.ID, map[string]string{"a": "1"}, time.Now())
+		write(t, db, func(tx *Tx) error {
+			return tx.ReplaceSecretUserMetadata(s.ID, map[string]string{"a": "1"})
 		})
-		write(t, db, func(tx *gorm.DB) error { return DeleteSecret(tx, s.ID, time.Now()) })
-		err := db.Write(ctx, func(tx *gorm.DB) error { return DeleteSecret(tx, s.ID, time.Now()) })
+		write(t, db, func(tx *Tx) error { return tx.DeleteSecret(s.ID) })
+		err := db.Write(ctx, func(tx *Tx) error { return tx.DeleteSecret(s.ID) })
 		if !errors.Is(err, ErrNotFound) {
 			t.Fatalf("deleting twice should be ErrNotFound, got %v", err)
 		}
@@ -167,7 +166,7 @@ func TestDeleteSecretCascade(t *testing.T) {
 		if users != 0 {
 			t.Errorf("ACL users should be hard-deleted, %d left", users)
 		}
-		if _, err := db.Secret(ctx, keep.ID, time.Now(), LoadOptions{}); err != nil {
+		if _, err := readAt(db, time.Now()).Secret(keep.ID, LoadOptions{}); err != nil {
 			t.Errorf("other secrets should be untouched: %v", err)
 		}
 		if n := checkCounter(t, db, pid); n != 1 {
@@ -181,35 +180,34 @@ func TestSecretUserMetadata(t *testing.T) {
 		ctx := context.Background()
 		f, pid := newFixture(t, db, "md")
 		s := f.secret(pid, Secret{}, "")
-		now := time.Now()
-		write(t, db, func(tx *gorm.DB) error {
-			return ReplaceSecretUserMetadata(tx, s.ID, map[string]string{"a": "1", "b": "2"}, now)
+		write(t, db, func(tx *Tx) error {
+			return tx.ReplaceSecretUserMetadata(s.ID, map[string]string{"a": "1", "b": "2"})
 		})
-		write(t, db, func(tx *gorm.DB) error {
-			return ReplaceSecretUserMetadata(tx, s.ID, map[string]string{"b": "3", "c": "4"}, now)
+		write(t, db, func(tx *Tx) error {
+			return tx.ReplaceSecretUserMetadata(s.ID, map[string]string{"b": "3", "c": "4"})
 		})
-		md, err := db.SecretUserMetadata(ctx, s.ID)
+		md, err := db.Read(ctx).SecretUserMetadata(s.ID)
 		if err != nil || len(md) != 2 || md["b"] != "3" || md["c"] != "4" {
 			t.Fatalf("replace should leave exactly the new set, got %v (%v)", md, err)
 		}
-		if err := db.Write(ctx, func(tx *gorm.DB) error { return CreateSecretUserMetadatum(tx, s.ID, "c", "x", now) }); !errors.Is(err, ErrConflict) {
+		if err := db.Write(ctx, func(tx *Tx) error { return tx.CreateSecretUserMetadatum(s.ID, "c", "x") }); !errors.Is(err, ErrConflict) {
 			t.Errorf("creating an existing key should conflict, got %v", err)
 		}
-		write(t, db, func(tx *gorm.DB) error { return CreateSecretUserMetadatum(tx, s.ID, "d", "5", now) })
-		write(t, db, func(tx *gorm.DB) error { return UpdateSecretUserMetadatum(tx, s.ID, "d", "6", now) })
-		if err := db.Write(ctx, func(tx *gorm.DB) error { return UpdateSecretUserMetadatum(tx, s.ID, "zz", "6", now) }); !errors.Is(err, ErrNotFound) {
+		write(t, db, func(tx *Tx) error { return tx.CreateSecretUserMetadatum(s.ID, "d", "5") })
+		write(t, db, func(tx *Tx) error { return tx.UpdateSecretUserMetadatum(s.ID, "d", "6") })
+		if err := db.Write(ctx, func(tx *Tx) error { return tx.UpdateSecretUserMetadatum(s.ID, "zz", "6") }); !errors.Is(err, ErrNotFound) {
 			t.Errorf("updating a missing key should be ErrNotFound, got %v", err)
 		}
-		if v, err := db.SecretUserMetadatum(ctx, s.ID, "d"); err != nil || v != "6" {
+		if v, err := db.Read(ctx).SecretUserMetadatum(s.ID, "d"); err != nil || v != "6" {
 			t.Errorf("updated value should read back, got %q %v", v, err)
 		}
-		write(t, db, func(tx *gorm.DB) error { return DeleteSecretUserMetadatum(tx, s.ID, "d") })
-		write(t, db, func(tx *gorm.DB) error { return DeleteSecretUserMetadatum(tx, s.ID, "d") })
-		if _, err := db.SecretUserMetadatum(ctx, s.ID, "d"); !errors.Is(err, ErrNotFound) {
+		write(t, db, func(tx *Tx) error { return tx.DeleteSecretUserMetadatum(s.ID, "d") })
+		write(t, db, func(tx *Tx) error { return tx.DeleteSecretUserMetadatum(s.ID, "d") })
+		if _, err := db.Read(ctx).SecretUserMetadatum(s.ID, "d"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("deleted key should be ErrNotFound, got %v", err)
 		}
-		write(t, db, func(tx *gorm.DB) error { return ReplaceSecretUserMetadata(tx, s.ID, nil, now) })
-		if md, _ := db.SecretUserMetadata(ctx, s.ID); len(md) != 0 {
+		write(t, db, func(tx *Tx) error { return tx.ReplaceSecretUserMetadata(s.ID, nil) })
+		if md, _ := db.Read(ctx).SecretUserMetadata(s.ID); len(md) != 0 {
 			t.Errorf("replacing with nothing should clear metadata, got %v", md)
 		}
 	})
@@ -219,43 +217,44 @@ func TestKEKActivation(t *testing.T) {
 	dialects(t, func(t *testing.T, db *DB) {
 		ctx := context.Background()
 		const plugin = "barbican.plugin.crypto.p11_crypto.P11CryptoPlugin"
-		pid, err := db.EnsureProject(ctx, "kek")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.ActiveKEK(ctx, pid, plugin); !errors.Is(err, ErrNotFound) {
+		pid := ensureProject(t, db, "kek")
+		if _, err := db.Read(ctx).ActiveKEK(pid, plugin); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("no KEK yet should be ErrNotFound, got %v", err)
 		}
 		base := time.Now().UTC().Truncate(time.Second)
 		keks := make([]*KEKDatum, 3)
-		write(t, db, func(tx *gorm.DB) error {
+		write(t, db, func(tx *Tx) error {
 			for i := range keks {
 				keks[i] = &KEKDatum{PluginName: plugin, ProjectID: pid, KEKLabel: ptr("l")}
 				keks[i].CreatedAt = base.Add(time.Duration(i) * time.Second)
-				if err := CreateKEK(tx, keks[i]); err != nil {
+				if err := tx.CreateKEK(keks[i]); err != nil {
 					return err
 				}
 			}
 			return nil
 		})
-		active, err := db.ActiveKEK(ctx, pid, plugin)
+		active, err := db.Read(ctx).ActiveKEK(pid, plugin)
 		if err != nil || active.ID != keks[2].ID {
 			t.Fatalf("the newest KEK should be active, got %+v %v", active, err)
 		}
 		for _, k := range keks[:2] {
-			got, err := db.KEK(ctx, k.ID)
+			got, err := db.Read(ctx).KEK(k.ID)
 			if err != nil || got.Active {
 				t.Errorf("older KEK %s should be deactivated: %+v %v", k.ID, got, err)
 			}
 		}
 		keks[2].Algorithm, keks[2].BitLength, keks[2].PluginMeta, keks[2].BindCompleted = ptr("aes"), ptr(256), ptr("{}"), true
-		write(t, db, func(tx *gorm.DB) error { return SaveKEKBinding(tx, keks[2]) })
-		write(t, db, func(tx *gorm.DB) error { return SaveKEKBinding(tx, keks[2]) })
-		got, err := db.KEK(ctx, keks[2].ID)
+		write(t, db, func(tx *Tx) error { return tx.SaveKEKBinding(keks[2]) })
+		// A row is bound once: a second binding (another server's, racing) must not replace the first, which may
+		// already encrypt secrets.
+		if err := db.Write(ctx, func(tx *Tx) error { return tx.SaveKEKBinding(keks[2]) }); !errors.Is(err, ErrConflict) {
+			t.Errorf("binding a bound row should be ErrConflict, got %v", err)
+		}
+		got, err := db.Read(ctx).KEK(keks[2].ID)
 		if err != nil || !got.BindCompleted || deref(got.Algorithm) != "aes" || *got.BitLength != 256 {
 			t.Errorf("binding should be saved, got %+v %v", got, err)
 		}
-		if _, err := db.ActiveKEK(ctx, pid, "other.Plugin"); !errors.Is(err, ErrNotFound) {
+		if _, err := db.Read(ctx).ActiveKEK(pid, "other.Plugin"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("KEKs are per plugin, got %v", err)
 		}
 	})

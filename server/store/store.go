@@ -3,9 +3,11 @@
 // produce (or take over) Barbican's schema, a durable write path with group
 // commit on SQLite, and the repository functions the API codes against.
 //
-// Reads are methods on *DB and use the reader pool. Writes are package-level
-// functions that take the *gorm.DB handed to a DB.Write callback; the store
-// holds no business rules.
+// Repository code works through one handle, Tx: DB.Write hands out a write
+// transaction, DB.Read a read-only handle on the reader pool, and every read
+// and write is a method of Tx, so a check and the write it guards share one
+// transaction. gorm stays inside this package; the store holds no business
+// rules.
 package store
 
 import (
@@ -17,6 +19,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -35,6 +38,9 @@ var (
 	ErrUnavailable = errors.New("database unavailable")
 	// ErrClosed is returned by Write after Close.
 	ErrClosed = errors.New("store closed")
+	// ErrInvalid means a value can never be stored (an id longer than its
+	// column); the API answers 400.
+	ErrInvalid = errors.New("value cannot be stored")
 )
 
 // Dialect names returned by DB.Dialect.
@@ -60,7 +66,13 @@ type Options struct {
 	MaxBatch int
 	// Logger receives operational messages; nil discards them.
 	Logger *slog.Logger
+	// Now is the clock (UTC) for the timestamps the store stamps itself and for expiry checks; nil is the system
+	// clock. The server passes the same clock to the API and the secret stores.
+	Now func() time.Time
 }
+
+// SystemClock is the default clock: the system time in UTC.
+func SystemClock() time.Time { return time.Now().UTC() }
 
 func (o *Options) setDefaults() {
 	if o.MaxOpenConns <= 0 {
@@ -75,6 +87,9 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Now == nil {
+		o.Now = SystemClock
+	}
 }
 
 // DB is an open keymanager database.
@@ -82,6 +97,7 @@ type DB struct {
 	dialect string
 	url     string // redacted, for messages
 	log     *slog.Logger
+	clock   func() time.Time
 
 	// reader serves reads. On MySQL it is also the writer; on SQLite it is a
 	// separate pool of read-only connections.
@@ -89,9 +105,11 @@ type DB struct {
 	// writer is the dedicated SQLite writer connection (nil on MySQL).
 	writer *gorm.DB
 	sqlDBs []*sql.DB
-	// readSQL is the pool behind reader, for the hand-scanned hot queries; stmts caches their statements.
+	// readSQL is the pool behind reader, for the hand-scanned hot queries; stmts caches their statements
+	// (a closed set of texts, see prepared).
 	readSQL *sql.DB
 	stmts   sync.Map // query text -> *sql.Stmt
+	nstmts  atomic.Int32
 
 	gc          *groupCommitter // SQLite only
 	checkpoints *checkpointer   // SQLite files only
@@ -122,7 +140,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{dialect: target.dialect, url: target.redacted, log: opts.Logger}
+	db := &DB{dialect: target.dialect, url: target.redacted, log: opts.Logger, clock: opts.Now}
 	switch target.dialect {
 	case DialectSQLite:
 		err = db.openSQLite(ctx, target, opts)
@@ -148,10 +166,17 @@ func gormConfig() *gorm.Config {
 		SkipDefaultTransaction: true,
 		DisableAutomaticPing:   true,
 		// Statements are prepared once per connection and reused: on SQLite parsing is a large share of a
-		// point query's cost.
-		PrepareStmt: true,
+		// point query's cost. The cache is a bounded LRU: statement texts built from request input (list filters
+		// and sorts) must not pile up prepared statements, which on MariaDB count against the server-wide
+		// max_prepared_stmt_count shared by every client of that server.
+		PrepareStmt:        true,
+		PrepareStmtMaxSize: maxPreparedStatements,
+		PrepareStmtTTL:     time.Hour,
 	}
 }
+
+// maxPreparedStatements bounds gorm's statement cache per pool.
+const maxPreparedStatements = 128
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
@@ -191,14 +216,6 @@ func (db *DB) closeConns() error {
 		return fmt.Errorf("close %s: %w", db.url, err)
 	}
 	return nil
-}
-
-// read returns the reader handle bound to ctx.
-// On SQLite the context's cancellation is dropped: mattn/go-sqlite3 steps every row in a new goroutine when the
-// context can be cancelled, to be able to interrupt it. SQLite reads here are index lookups of a few rows:
-// cancelling them buys nothing, and the goroutine per row cost a tenth of a list request's CPU.
-func (db *DB) read(ctx context.Context) *gorm.DB {
-	return db.reader.WithContext(db.readContext(ctx))
 }
 
 // refreshSchemaState records which optional keymanager tables exist.

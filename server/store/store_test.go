@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/keymanager-io/keymanager/internal/testbed"
 )
 
@@ -43,11 +41,51 @@ func openRaw(t testing.TB, url string) *DB {
 	return db
 }
 
-func write(t testing.TB, db *DB, fn func(tx *gorm.DB) error) {
+func write(t testing.TB, db *DB, fn func(tx *Tx) error) {
 	t.Helper()
 	if err := db.Write(context.Background(), fn); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
+}
+
+// readAt is a read-only handle whose "now" is t, for expiry checks at a chosen moment.
+func readAt(db *DB, t time.Time) *Tx {
+	tx := db.Read(context.Background())
+	tx.now = t
+	return tx
+}
+
+// writeAt writes with a handle whose "now" is t.
+func writeAt(t testing.TB, db *DB, now time.Time, fn func(tx *Tx) error) error {
+	t.Helper()
+	return db.Write(context.Background(), func(tx *Tx) error {
+		tx.now = now
+		return fn(tx)
+	})
+}
+
+// ensureProject creates (or finds) a project row.
+func ensureProject(t testing.TB, db *DB, externalID string) string {
+	t.Helper()
+	var id string
+	write(t, db, func(tx *Tx) error {
+		var err error
+		id, err = tx.EnsureProject(externalID)
+		return err
+	})
+	return id
+}
+
+// testPayload turns the old (row, map) form into a SecretPayload.
+func testPayload(data *EncryptedDatum, meta map[string]string) *SecretPayload {
+	if data == nil && len(meta) == 0 {
+		return nil
+	}
+	p := &SecretPayload{Data: data}
+	for k, v := range meta {
+		p.StoreMeta = append(p.StoreMeta, SecretStoreMetadatum{Key: k, Value: v})
+	}
+	return p
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -61,12 +99,9 @@ type fixture struct {
 
 func newFixture(t testing.TB, db *DB, projectExternalID string) (*fixture, string) {
 	t.Helper()
-	pid, err := db.EnsureProject(context.Background(), projectExternalID)
-	if err != nil {
-		t.Fatalf("EnsureProject: %v", err)
-	}
+	pid := ensureProject(t, db, projectExternalID)
 	kek := &KEKDatum{PluginName: "barbican.plugin.crypto.simple_crypto.SimpleCryptoPlugin", ProjectID: pid}
-	write(t, db, func(tx *gorm.DB) error { return CreateKEK(tx, kek) })
+	write(t, db, func(tx *Tx) error { return tx.CreateKEK(kek) })
 	return &fixture{t: t, db: db, kek: kek}, pid
 }
 
@@ -82,7 +117,7 @@ func (f *fixture) secret(pid string, s Secret, contentType string) *Secret {
 		meta = map[string]string{"plugin_name": "barbican.plugin.store_crypto.StoreCryptoAdapterPlugin",
 			"content_type": contentType}
 	}
-	write(f.t, f.db, func(tx *gorm.DB) error { return CreateSecret(tx, &s, data, meta) })
+	write(f.t, f.db, func(tx *Tx) error { return tx.CreateSecret(&s, testPayload(data, meta)) })
 	return &s
 }
 

@@ -15,21 +15,34 @@ import (
 const mysqlWriteAttempts = 4
 
 // Write runs fn in a write transaction and returns only after the transaction
-// is durably committed (or failed). fn may run more than once on MariaDB
-// (deadlock retry), so it must not have side effects outside tx.
+// is durably committed (or failed); then it runs what fn registered with
+// Tx.AfterCommit. fn may run more than once on MariaDB (deadlock retry), so it
+// must not have side effects outside tx.
 //
 // On SQLite, concurrent calls are grouped into one transaction, each fn in its
 // own SAVEPOINT: a failing fn is rolled back alone and gets its own error,
 // and a failed COMMIT fails every fn of the batch. ctx is honoured while the
 // call waits to be scheduled; once fn has run, Write waits for the outcome.
-func (db *DB) Write(ctx context.Context, fn func(tx *gorm.DB) error) error {
+func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 	if db.gc != nil {
-		return db.gc.write(ctx, fn)
+		tx, err := db.gc.write(ctx, db, fn)
+		if err == nil {
+			tx.runCommitted()
+		}
+		return err
 	}
 	var err error
 	for attempt := 1; attempt <= mysqlWriteAttempts; attempt++ {
-		err = db.reader.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return callSafely(fn, tx) })
-		if err == nil || !isRetryable(err) || ctx.Err() != nil {
+		var tx *Tx
+		err = db.reader.WithContext(ctx).Transaction(func(g *gorm.DB) error {
+			tx = db.newWriteTx(ctx, g)
+			return callSafely(fn, tx)
+		})
+		if err == nil {
+			tx.runCommitted()
+			return nil
+		}
+		if !isRetryable(err) || ctx.Err() != nil {
 			break
 		}
 		db.log.DebugContext(ctx, "Retrying transaction after lock conflict", slog.Int("attempt", attempt))
@@ -47,7 +60,9 @@ const (
 
 type writeReq struct {
 	ctx   context.Context
-	fn    func(tx *gorm.DB) error
+	db    *DB
+	fn    func(tx *Tx) error
+	tx    *Tx // the handle fn ran with, set by the writer before done is sent
 	state atomic.Int32
 	done  chan error // buffered(1)
 }
@@ -80,39 +95,41 @@ func newGroupCommitter(db *gorm.DB, maxBatch int, log *slog.Logger) *groupCommit
 	return gc
 }
 
-func (gc *groupCommitter) write(ctx context.Context, fn func(tx *gorm.DB) error) error {
+// write queues fn and waits for its outcome; on success it returns the handle fn ran with.
+func (gc *groupCommitter) write(ctx context.Context, db *DB, fn func(tx *Tx) error) (*Tx, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	select {
 	case <-gc.closing:
-		return ErrClosed
+		return nil, ErrClosed
 	default:
 	}
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	req := &writeReq{ctx: ctx, db: db, fn: fn, done: make(chan error, 1)}
 	select {
 	case gc.queue <- req:
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	case <-gc.closing:
-		return ErrClosed
+		return nil, ErrClosed
 	}
+	var err error
 	select {
-	case err := <-req.done:
-		return err
+	case err = <-req.done:
 	case <-ctx.Done():
 		if req.state.CompareAndSwap(reqQueued, reqCancelled) {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 		// fn already runs inside a batch: its fate is the batch's.
-		return <-req.done
+		err = <-req.done
 	case <-gc.stopped:
 		// Enqueued while Close ran: the writer is gone and cannot answer.
 		if req.state.CompareAndSwap(reqQueued, reqCancelled) {
-			return ErrClosed
+			return nil, ErrClosed
 		}
-		return <-req.done
+		err = <-req.done
 	}
+	return req.tx, err
 }
 
 func (gc *groupCommitter) close() {
@@ -217,8 +234,9 @@ func (gc *groupCommitter) runOne(tx *gorm.DB, req *writeReq) (fnErr, broken erro
 	}
 	// fn must not be cut short by its caller's cancellation: interrupting a
 	// statement can roll back the whole shared transaction.
-	fnTx := tx.Session(&gorm.Session{NewDB: true, Context: context.WithoutCancel(req.ctx)})
-	fnErr = callSafely(req.fn, fnTx)
+	fnCtx := context.WithoutCancel(req.ctx)
+	req.tx = req.db.newWriteTx(fnCtx, tx.Session(&gorm.Session{NewDB: true, Context: fnCtx}))
+	fnErr = callSafely(req.fn, req.tx)
 	if fnErr != nil {
 		if err := tx.Exec("ROLLBACK TO SAVEPOINT " + sp).Error; err != nil {
 			err = fmt.Errorf("write batch aborted: %w", classify(err))
@@ -234,7 +252,7 @@ func (gc *groupCommitter) runOne(tx *gorm.DB, req *writeReq) (fnErr, broken erro
 
 // callSafely turns a panic in fn into an error so that one bad request cannot
 // stop the writer goroutine.
-func callSafely(fn func(tx *gorm.DB) error, tx *gorm.DB) (err error) {
+func callSafely(fn func(tx *Tx) error, tx *Tx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			// The panic value is not included: it may hold request data.

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 func TestWriteGroupsConcurrentWriters(t *testing.T) {
@@ -22,9 +20,9 @@ func TestWriteGroupsConcurrentWriters(t *testing.T) {
 		errs := make([]error, writers)
 		for i := range writers {
 			wg.Go(func() {
-				errs[i] = db.Write(ctx, func(tx *gorm.DB) error {
+				errs[i] = db.Write(ctx, func(tx *Tx) error {
 					s := Secret{ProjectID: pid, Name: ptr(fmt.Sprint(i))}
-					if err := CreateSecret(tx, &s, nil, nil); err != nil {
+					if err := tx.CreateSecret(&s, testPayload(nil, nil)); err != nil {
 						return err
 					}
 					if i%8 == 0 {
@@ -47,11 +45,11 @@ func TestWriteGroupsConcurrentWriters(t *testing.T) {
 			t.Errorf("exactly the successful writes should be committed: %d rows", n)
 		}
 		_ = f
-		err := db.Write(ctx, func(tx *gorm.DB) error { panic("kaboom") })
+		err := db.Write(ctx, func(tx *Tx) error { panic("kaboom") })
 		if err == nil {
 			t.Errorf("a panicking fn should fail with an error")
 		}
-		if err := db.Write(ctx, func(tx *gorm.DB) error { return nil }); err != nil {
+		if err := db.Write(ctx, func(tx *Tx) error { return nil }); err != nil {
 			t.Errorf("the writer should survive a panic: %v", err)
 		}
 	})
@@ -62,7 +60,7 @@ func TestWriteHonoursCancelledContext(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		ran := false
-		err := db.Write(ctx, func(tx *gorm.DB) error { ran = true; return nil })
+		err := db.Write(ctx, func(tx *Tx) error { ran = true; return nil })
 		if !errors.Is(err, context.Canceled) || ran {
 			t.Fatalf("a cancelled write should not run: err %v ran %v", err, ran)
 		}
@@ -74,7 +72,7 @@ func TestWriteCancelWhileQueued(t *testing.T) {
 	// Hold the writer inside a batch so the next request stays queued.
 	entered, release := make(chan struct{}), make(chan struct{})
 	go func() {
-		_ = db.Write(context.Background(), func(tx *gorm.DB) error {
+		_ = db.Write(context.Background(), func(tx *Tx) error {
 			close(entered)
 			<-release
 			return nil
@@ -85,14 +83,14 @@ func TestWriteCancelWhileQueued(t *testing.T) {
 	done := make(chan error)
 	ran := make(chan struct{}, 1)
 	go func() {
-		done <- db.Write(ctx, func(tx *gorm.DB) error { ran <- struct{}{}; return nil })
+		done <- db.Write(ctx, func(tx *Tx) error { ran <- struct{}{}; return nil })
 	}()
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("a write cancelled while queued should return ctx.Err(), got %v", err)
 	}
 	close(release)
-	if err := db.Write(context.Background(), func(tx *gorm.DB) error { return nil }); err != nil {
+	if err := db.Write(context.Background(), func(tx *Tx) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -110,11 +108,11 @@ func TestWriteIsDurableAcrossReopen(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Write(context.Background(), func(tx *gorm.DB) error { return nil }); !errors.Is(err, ErrClosed) {
+	if err := db.Write(context.Background(), func(tx *Tx) error { return nil }); !errors.Is(err, ErrClosed) {
 		t.Errorf("Write after Close should be ErrClosed, got %v", err)
 	}
 	db2 := openRaw(t, "sqlite://"+path)
-	v, err := db2.Secret(context.Background(), s.ID, time.Now(), LoadOptions{})
+	v, err := readAt(db2, time.Now()).Secret(s.ID, LoadOptions{})
 	if err != nil || deref(v.Name) != "kept" {
 		t.Fatalf("acknowledged write should survive reopen: %+v %v", v, err)
 	}
@@ -123,18 +121,25 @@ func TestWriteIsDurableAcrossReopen(t *testing.T) {
 func TestEnsureProjectIsRaceSafe(t *testing.T) {
 	dialects(t, func(t *testing.T, db *DB) {
 		ctx := context.Background()
-		if _, err := db.ProjectID(ctx, "race"); !errors.Is(err, ErrNotFound) {
+		if _, err := db.Read(ctx).ProjectID("race"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("unknown project should be ErrNotFound, got %v", err)
 		}
 		ids := make([]string, 16)
 		var wg sync.WaitGroup
 		for i := range ids {
 			wg.Go(func() {
-				id, err := db.EnsureProject(ctx, "race")
+				// Each creator also writes a row of its own in the same transaction: the project row must join it.
+				err := db.Write(ctx, func(tx *Tx) error {
+					id, err := tx.EnsureProject("race")
+					if err != nil {
+						return err
+					}
+					ids[i] = id
+					return tx.CreateSecret(&Secret{ProjectID: id}, nil)
+				})
 				if err != nil {
 					t.Errorf("EnsureProject: %v", err)
 				}
-				ids[i] = id
 			})
 		}
 		wg.Wait()
@@ -147,6 +152,9 @@ func TestEnsureProjectIsRaceSafe(t *testing.T) {
 		db.reader.Raw("SELECT COUNT(*) FROM projects WHERE external_id = 'race'").Scan(&n)
 		if n != 1 {
 			t.Fatalf("exactly one project row should exist, found %d", n)
+		}
+		if live := checkCounter(t, db, ids[0]); live != int64(len(ids)) {
+			t.Fatalf("every creator's secret should be committed under the one project, found %d", live)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 // Package storecrypto is Barbican's store_crypto secret store: the database holds the ciphertext and a crypto
-// plugin (simple_crypto, later PKCS#11) encrypts it under a per-project KEK. It turns a plaintext into the
-// encrypted_data and secret_store_metadata rows to insert, and a loaded secret back into its plaintext.
+// plugin (simple_crypto, PKCS#11) encrypts it under a per-project KEK. It holds the configured secret-store
+// backends, chooses the one a project's new secrets go to, turns a plaintext into the complete encrypted_data
+// and secret_store_metadata rows to insert, and a loaded secret back into its plaintext.
 //
 // Crypto runs before the caller opens its write transaction, so no database lock ever waits on an HSM.
 package storecrypto
@@ -14,7 +15,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
-	"gorm.io/gorm"
 
 	"github.com/keymanager-io/keymanager/server/crypto"
 	"github.com/keymanager-io/keymanager/server/store"
@@ -34,59 +34,141 @@ const activeKEKTTL = 5 * time.Minute
 // maxCachedProjects bounds the active-KEK cache.
 const maxCachedProjects = 65536
 
-// Store encrypts and decrypts secret payloads through the configured crypto plugins.
+// Backend is one configured secret store: a name (the secret_stores row's, in multiple-backend mode) and the
+// crypto plugin that encrypts its secrets under per-project KEKs.
+type Backend struct {
+	Name   string
+	Plugin crypto.Plugin
+}
+
+// Options configure New.
+type Options struct {
+	// Backends are the configured secret stores; the first is the global default. At least one is required.
+	Backends []Backend
+	// MultipleBackends is Barbican's [secretstore] enable_multiple_secret_stores: projects may prefer a store
+	// other than the global default.
+	MultipleBackends bool
+	// Now is the clock (UTC) of the rows Encrypt returns; nil is the system clock.
+	Now func() time.Time
+}
+
+// Store encrypts and decrypts secret payloads through the configured backends.
 type Store struct {
-	db      *store.DB
-	encrypt crypto.Plugin            // plugin for new data
-	plugins map[string]crypto.Plugin // by kek_data.plugin_name, for decryption
-	now     func() time.Time
+	db       *store.DB
+	backends []*Backend
+	multiple bool
+	plugins  map[string]crypto.Plugin // by kek_data.plugin_name, for decryption
+	now      func() time.Time
 
 	flight singleflight.Group
 	mu     sync.Mutex
-	active map[string]cachedKEK // project id -> active bound KEK of the encrypting plugin
+	active map[activeKey]cachedKEK
 }
+
+// activeKey names a project's active KEK of one crypto plugin.
+type activeKey struct{ plugin, projectExternalID string }
 
 type cachedKEK struct {
 	kek     crypto.KEK
 	expires time.Time
 }
 
-// New returns a store_crypto store that encrypts new data with the first plugin and decrypts with any of them.
-func New(db *store.DB, plugins ...crypto.Plugin) (*Store, error) {
-	if len(plugins) == 0 {
-		return nil, errors.New("store_crypto needs at least one crypto plugin")
+// New returns the store_crypto secret store over the configured backends.
+func New(db *store.DB, o Options) (*Store, error) {
+	if len(o.Backends) == 0 {
+		return nil, errors.New("store_crypto needs at least one secret-store backend")
 	}
-	s := &Store{db: db, encrypt: plugins[0], plugins: map[string]crypto.Plugin{}, now: time.Now,
-		active: map[string]cachedKEK{}}
-	for _, p := range plugins {
-		s.plugins[p.ClassPath()] = p
+	if o.Now == nil {
+		o.Now = store.SystemClock
+	}
+	s := &Store{db: db, multiple: o.MultipleBackends, plugins: map[string]crypto.Plugin{}, now: o.Now,
+		active: map[activeKey]cachedKEK{}}
+	names := map[string]bool{}
+	for i := range o.Backends {
+		b := o.Backends[i]
+		if b.Plugin == nil {
+			return nil, fmt.Errorf("secret store %q has no crypto plugin", b.Name)
+		}
+		if names[b.Name] {
+			return nil, fmt.Errorf("secret store name %q is configured twice", b.Name)
+		}
+		names[b.Name] = true
+		s.backends = append(s.backends, &b)
+		s.plugins[b.Plugin.ClassPath()] = b.Plugin
 	}
 	return s, nil
 }
 
-// Encrypt encrypts plaintext for a project and returns the encrypted_data row (without secret id) and the
-// secret_store_metadata entries to insert with the secret. contentType is the normalised payload type.
-func (s *Store) Encrypt(ctx context.Context, projectID, projectExternalID string, plaintext []byte,
-	contentType string) (*store.EncryptedDatum, map[string]string, error) {
-	kek, err := s.activeKEK(ctx, projectID, projectExternalID)
-	if err != nil {
-		return nil, nil, err
+// GlobalDefault is the backend of every project without a preferred store.
+func (s *Store) GlobalDefault() *Backend { return s.backends[0] }
+
+// Backends lists the configured backends, the global default first.
+func (s *Store) Backends() []*Backend { return s.backends }
+
+// For returns the backend new secrets of a project go to: the project's preferred store in multiple-backend
+// mode when it has one, else the global default. projectID is the internal id; "" (a project without a row
+// yet) has no preference.
+func (s *Store) For(tx *store.Tx, projectID string) (*Backend, error) {
+	if !s.multiple || projectID == "" {
+		return s.GlobalDefault(), nil
 	}
-	cypher, kekMetaExtended, err := s.encrypt.Encrypt(ctx, kek, plaintext)
+	name, err := tx.PreferredSecretStoreName(projectID)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.GlobalDefault(), nil
+	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("encrypting with %s: %w", s.encrypt.Name(), err)
+		return nil, fmt.Errorf("looking up the project's preferred secret store: %w", err)
+	}
+	for _, b := range s.backends {
+		if b.Name == name {
+			return b, nil
+		}
+	}
+	// The row names a store this server was not configured with (the configuration changed since): writing the
+	// project's secrets elsewhere silently would be a surprise, so the request fails and the log says why.
+	return nil, fmt.Errorf("the project's preferred secret store %q is not configured: %w", name, ErrPluginUnavailable)
+}
+
+// Request is one payload to encrypt.
+type Request struct {
+	// SecretID is the secret the rows belong to.
+	SecretID string
+	// ProjectExternalID is the Keystone id of the secret's project: project KEKs are per project.
+	ProjectExternalID string
+	Plaintext         []byte
+	// ContentType is the normalised payload type.
+	ContentType string
+}
+
+// Encrypt encrypts a payload with backend b and returns the complete rows to insert with the secret.
+func (s *Store) Encrypt(ctx context.Context, b *Backend, req Request) (*store.SecretPayload, error) {
+	kek, err := s.activeKEK(ctx, b, req.ProjectExternalID)
+	if err != nil {
+		return nil, err
+	}
+	cypher, kekMetaExtended, err := b.Plugin.Encrypt(ctx, kek, req.Plaintext)
+	if err != nil {
+		return nil, fmt.Errorf("encrypting with %s: %w", b.Plugin.Name(), err)
+	}
+	now := s.now()
+	model := func() store.Model {
+		return store.Model{ID: store.NewID(), CreatedAt: now, UpdatedAt: now, Status: store.StatusActive}
 	}
 	text := base64.StdEncoding.EncodeToString(cypher)
-	ct := contentType
-	datum := &store.EncryptedDatum{ContentType: &ct, KEKID: kek.ID, CypherText: &text}
+	ct := req.ContentType
+	datum := &store.EncryptedDatum{Model: model(), ContentType: &ct, SecretID: req.SecretID, KEKID: kek.ID, CypherText: &text}
 	if kekMetaExtended != "" {
 		datum.KEKMetaExtended = &kekMetaExtended
 	}
-	meta := map[string]string{"plugin_name": crypto.StoreCryptoPluginName, "content_type": contentType}
-	return datum, meta, nil
+	meta := []store.SecretStoreMetadatum{
+		{Model: model(), Key: "content_type", Value: req.ContentType, SecretID: req.SecretID},
+		{Model: model(), Key: "plugin_name", Value: crypto.StoreCryptoPluginName, SecretID: req.SecretID},
+	}
+	return &store.SecretPayload{Data: datum, StoreMeta: meta}, nil
 }
 
-// Decrypt returns the plaintext of a secret loaded with store.LoadOptions{Payload: true}.
+// Decrypt returns the plaintext of a secret loaded with store.LoadOptions{Payload: true}, with the plugin its
+// KEK row names (not the project's current store: a secret stays readable after the preference changes).
 func (s *Store) Decrypt(ctx context.Context, v *store.SecretView) ([]byte, error) {
 	if v.Data == nil || v.KEK == nil || v.Data.CypherText == nil {
 		return nil, ErrNoData
@@ -110,18 +192,20 @@ func (s *Store) Decrypt(ctx context.Context, v *store.SecretView) ([]byte, error
 	return plaintext, nil
 }
 
-// activeKEK returns the project's active, bound KEK of the encrypting plugin, creating it on first use.
-func (s *Store) activeKEK(ctx context.Context, projectID, projectExternalID string) (crypto.KEK, error) {
+// activeKEK returns the project's active, bound KEK of b's plugin, creating it on first use.
+func (s *Store) activeKEK(ctx context.Context, b *Backend, projectExternalID string) (crypto.KEK, error) {
+	key := activeKey{plugin: b.Plugin.ClassPath(), projectExternalID: projectExternalID}
 	now := s.now()
 	s.mu.Lock()
-	c, ok := s.active[projectID]
+	c, ok := s.active[key]
 	s.mu.Unlock()
 	if ok && now.Before(c.expires) {
 		return c.kek, nil
 	}
-	// One lookup-or-create per project at a time in this process, so a burst of first writes creates one KEK.
-	v, err, _ := s.flight.Do(projectID, func() (any, error) {
-		return s.loadOrCreateKEK(ctx, projectID, projectExternalID)
+	// One lookup-or-create per project and plugin at a time in this process, so a burst of first writes creates
+	// one KEK.
+	v, err, _ := s.flight.Do(key.plugin+"\x00"+key.projectExternalID, func() (any, error) {
+		return s.loadOrCreateKEK(ctx, b.Plugin, projectExternalID)
 	})
 	if err != nil {
 		return crypto.KEK{}, err
@@ -131,53 +215,72 @@ func (s *Store) activeKEK(ctx context.Context, projectID, projectExternalID stri
 	if len(s.active) >= maxCachedProjects {
 		clear(s.active)
 	}
-	s.active[projectID] = cachedKEK{kek: kek, expires: now.Add(activeKEKTTL)}
+	s.active[key] = cachedKEK{kek: kek, expires: now.Add(activeKEKTTL)}
 	s.mu.Unlock()
 	return kek, nil
 }
 
-func (s *Store) loadOrCreateKEK(ctx context.Context, projectID, projectExternalID string) (crypto.KEK, error) {
-	row, err := s.db.ActiveKEK(ctx, projectID, s.encrypt.ClassPath())
-	switch {
-	case err == nil && row.BindCompleted:
-		return toPluginKEK(row), nil
-	case err == nil:
-		return s.bindExisting(ctx, row)
-	case !errors.Is(err, store.ErrNotFound):
-		return crypto.KEK{}, fmt.Errorf("loading the project KEK: %w", err)
+func (s *Store) loadOrCreateKEK(ctx context.Context, p crypto.Plugin, projectExternalID string) (crypto.KEK, error) {
+	tx := s.db.Read(ctx)
+	projectID, err := tx.ProjectID(projectExternalID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return crypto.KEK{}, fmt.Errorf("loading the project: %w", err)
+	}
+	if projectID != "" {
+		row, err := tx.ActiveKEK(projectID, p.ClassPath())
+		switch {
+		case err == nil && row.BindCompleted:
+			return toPluginKEK(row), nil
+		case err == nil:
+			return s.bindExisting(ctx, p, row)
+		case !errors.Is(err, store.ErrNotFound):
+			return crypto.KEK{}, fmt.Errorf("loading the project KEK: %w", err)
+		}
 	}
 	// The reference inserts an unbound row and binds it on first use. Binding before the insert gives the same
 	// end state and cannot race: two writers never bind one row with two different pKEKs.
-	now := s.now().UTC()
 	label := "project-" + projectExternalID + "-key-" + store.NewID()
 	kek := crypto.KEK{ID: store.NewID(), Label: label}
-	if err := s.encrypt.BindKEK(ctx, &kek); err != nil {
-		return crypto.KEK{}, fmt.Errorf("binding a new project KEK with %s: %w", s.encrypt.Name(), err)
+	if err := p.BindKEK(ctx, &kek); err != nil {
+		return crypto.KEK{}, fmt.Errorf("binding a new project KEK with %s: %w", p.Name(), err)
 	}
 	kek.BindCompleted = true
-	row = fromPluginKEK(kek, projectID, s.encrypt.ClassPath(), now)
-	if err := s.db.Write(ctx, func(tx *gorm.DB) error { return store.CreateKEK(tx, row) }); err != nil {
+	row := fromPluginKEK(kek, p.ClassPath(), s.now())
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		// The project's first secret: its row is created together with its KEK.
+		id, err := tx.EnsureProject(projectExternalID)
+		if err != nil {
+			return err
+		}
+		row.ProjectID = id
+		return tx.CreateKEK(row)
+	})
+	if err != nil {
 		return crypto.KEK{}, fmt.Errorf("storing a new project KEK: %w", err)
 	}
 	return kek, nil
 }
 
 // bindExisting binds a row some other server created without binding it (the reference binds lazily).
-func (s *Store) bindExisting(ctx context.Context, row *store.KEKDatum) (crypto.KEK, error) {
+func (s *Store) bindExisting(ctx context.Context, p crypto.Plugin, row *store.KEKDatum) (crypto.KEK, error) {
 	kek := toPluginKEK(row)
-	if err := s.encrypt.BindKEK(ctx, &kek); err != nil {
+	if err := p.BindKEK(ctx, &kek); err != nil {
 		return crypto.KEK{}, fmt.Errorf("binding project KEK %s: %w", row.ID, err)
 	}
 	kek.BindCompleted = true
-	bound := fromPluginKEK(kek, row.ProjectID, row.PluginName, s.now().UTC())
-	bound.Model = row.Model
-	if err := s.db.Write(ctx, func(tx *gorm.DB) error { return store.SaveKEKBinding(tx, bound) }); err != nil {
-		return crypto.KEK{}, fmt.Errorf("storing the binding of project KEK %s: %w", row.ID, err)
-	}
-	// Re-read: if another server bound the row concurrently, its binding is the one that counts.
-	stored, err := s.db.KEK(ctx, row.ID)
+	bound := fromPluginKEK(kek, row.PluginName, s.now())
+	bound.Model, bound.ProjectID = row.Model, row.ProjectID
+	stored := bound
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		err := tx.SaveKEKBinding(bound)
+		if errors.Is(err, store.ErrConflict) {
+			// Another server bound the row first: its binding may already encrypt secrets, so it is the one used.
+			stored, err = tx.KEK(row.ID)
+		}
+		return err
+	})
 	if err != nil {
-		return crypto.KEK{}, fmt.Errorf("re-reading project KEK %s: %w", row.ID, err)
+		return crypto.KEK{}, fmt.Errorf("storing the binding of project KEK %s: %w", row.ID, err)
 	}
 	return toPluginKEK(stored), nil
 }
@@ -202,13 +305,12 @@ func toPluginKEK(k *store.KEKDatum) crypto.KEK {
 	return out
 }
 
-func fromPluginKEK(k crypto.KEK, projectID, pluginName string, now time.Time) *store.KEKDatum {
+func fromPluginKEK(k crypto.KEK, pluginName string, now time.Time) *store.KEKDatum {
 	label, alg, mode, meta, bits := k.Label, k.Algorithm, k.Mode, k.PluginMeta, k.BitLength
 	return &store.KEKDatum{
-		Model:         store.Model{ID: k.ID, CreatedAt: now, UpdatedAt: now, Status: "ACTIVE"},
+		Model:         store.Model{ID: k.ID, CreatedAt: now, UpdatedAt: now, Status: store.StatusActive},
 		PluginName:    pluginName,
 		KEKLabel:      &label,
-		ProjectID:     projectID,
 		Active:        true,
 		BindCompleted: k.BindCompleted,
 		Algorithm:     &alg,

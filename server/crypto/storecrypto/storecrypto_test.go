@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/keymanager-io/keymanager/server/crypto/simplecrypto"
 	"github.com/keymanager-io/keymanager/server/store"
 )
@@ -34,35 +32,58 @@ func newStore(t *testing.T) (*Store, *store.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(db, plugin)
+	s, err := New(db, Options{Backends: []Backend{{Name: "software", Plugin: plugin}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s, db
 }
 
-func TestConcurrentFirstWritesShareOneProjectKEK(t *testing.T) {
-	s, db := newStore(t)
-	ctx := context.Background()
-	projectID, err := db.EnsureProject(ctx, "p1")
+func ensureProject(t *testing.T, db *store.DB, externalID string) string {
+	t.Helper()
+	var id string
+	err := db.Write(context.Background(), func(tx *store.Tx) error {
+		var err error
+		id, err = tx.EnsureProject(externalID)
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return id
+}
+
+func TestConcurrentFirstWritesShareOneProjectKEK(t *testing.T) {
+	s, db := newStore(t)
+	ctx := context.Background()
 	var wg sync.WaitGroup
 	keks := make([]string, 16)
 	for i := range keks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			data, meta, err := s.Encrypt(ctx, projectID, "p1", []byte("x"), "text/plain")
+			secretID := store.NewID()
+			p, err := s.Encrypt(ctx, s.GlobalDefault(), Request{SecretID: secretID, ProjectExternalID: "p1",
+				Plaintext: []byte("x"), ContentType: "text/plain"})
 			if err != nil {
 				t.Error(err)
 				return
 			}
-			if meta["plugin_name"] != "barbican.plugin.store_crypto.StoreCryptoAdapterPlugin" || meta["content_type"] != "text/plain" {
+			meta := map[string]string{}
+			for _, m := range p.StoreMeta {
+				meta[m.Key] = m.Value
+				if m.ID == "" || m.SecretID != secretID || m.CreatedAt.IsZero() || m.Status != store.StatusActive {
+					t.Errorf("store metadata rows should be complete: %+v", m)
+				}
+			}
+			if len(meta) != 2 || meta["plugin_name"] != "barbican.plugin.store_crypto.StoreCryptoAdapterPlugin" ||
+				meta["content_type"] != "text/plain" {
 				t.Errorf("unexpected store metadata %v", meta)
 			}
-			keks[i] = data.KEKID
+			if d := p.Data; d.ID == "" || d.SecretID != secretID || d.CreatedAt.IsZero() || d.Status != store.StatusActive {
+				t.Errorf("the encrypted_data row should be complete: %+v", d)
+			}
+			keks[i] = p.Data.KEKID
 		}()
 	}
 	wg.Wait()
@@ -71,7 +92,7 @@ func TestConcurrentFirstWritesShareOneProjectKEK(t *testing.T) {
 			t.Fatalf("a burst of first writes should create one project KEK, got %v", keks)
 		}
 	}
-	row, err := db.KEK(ctx, keks[0])
+	row, err := db.Read(ctx).KEK(keks[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,30 +104,28 @@ func TestConcurrentFirstWritesShareOneProjectKEK(t *testing.T) {
 func TestBindsAnUnboundRowAndRoundTrips(t *testing.T) {
 	s, db := newStore(t)
 	ctx := context.Background()
-	projectID, err := db.EnsureProject(ctx, "legacy")
-	if err != nil {
-		t.Fatal(err)
-	}
+	projectID := ensureProject(t, db, "legacy")
 	// The reference inserts kek_data unbound and binds it on first use.
 	now := time.Now().UTC()
 	label := "project-legacy-key-x"
 	unbound := &store.KEKDatum{Model: store.Model{ID: store.NewID(), CreatedAt: now, UpdatedAt: now, Status: "ACTIVE"},
 		PluginName: simplecrypto.ClassPath, KEKLabel: &label, ProjectID: projectID, Active: true}
-	if err := db.Write(ctx, func(tx *gorm.DB) error { return store.CreateKEK(tx, unbound) }); err != nil {
+	if err := db.Write(ctx, func(tx *store.Tx) error { return tx.CreateKEK(unbound) }); err != nil {
 		t.Fatal(err)
 	}
-	data, meta, err := s.Encrypt(ctx, projectID, "legacy", []byte("payload"), "application/octet-stream")
+	secret := &store.Secret{Model: store.Model{ID: store.NewID()}, ProjectID: projectID}
+	p, err := s.Encrypt(ctx, s.GlobalDefault(), Request{SecretID: secret.ID, ProjectExternalID: "legacy",
+		Plaintext: []byte("payload"), ContentType: "application/octet-stream"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if data.KEKID != unbound.ID {
-		t.Fatalf("the existing row should be bound and used, got KEK %s", data.KEKID)
+	if p.Data.KEKID != unbound.ID {
+		t.Fatalf("the existing row should be bound and used, got KEK %s", p.Data.KEKID)
 	}
-	secret := &store.Secret{ProjectID: projectID}
-	if err := db.Write(ctx, func(tx *gorm.DB) error { return store.CreateSecret(tx, secret, data, meta) }); err != nil {
+	if err := db.Write(ctx, func(tx *store.Tx) error { return tx.CreateSecret(secret, p) }); err != nil {
 		t.Fatal(err)
 	}
-	v, err := db.Secret(ctx, secret.ID, time.Now().UTC(), store.LoadOptions{Payload: true})
+	v, err := db.Read(ctx).Secret(secret.ID, store.LoadOptions{Payload: true})
 	if err != nil {
 		t.Fatal(err)
 	}

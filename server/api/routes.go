@@ -1,0 +1,95 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/keymanager-io/keymanager/server/store"
+)
+
+// routes registers every route; the whole surface fits on a screen.
+func (a *API) routes(reg *prometheus.Registry) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.versionRoot)
+	mux.HandleFunc("GET /v1", a.versionV1)
+	mux.HandleFunc("GET /healthcheck", a.healthcheck)
+	mux.HandleFunc("GET /readyz", a.readiness)
+	if reg != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	}
+
+	mux.HandleFunc("GET /v1/secrets", a.listSecrets)
+	mux.HandleFunc("POST /v1/secrets", a.createSecret)
+	mux.HandleFunc("GET /v1/secrets/{id}", a.getSecret)
+	mux.HandleFunc("PUT /v1/secrets/{id}", a.putSecretPayload)
+	mux.HandleFunc("DELETE /v1/secrets/{id}", a.deleteSecret)
+	mux.HandleFunc("/v1/secrets/{id}/payload", a.getSecretPayload)
+	mux.HandleFunc("GET /v1/secrets/{id}/metadata", a.getSecretMetadata)
+	mux.HandleFunc("PUT /v1/secrets/{id}/metadata", a.putSecretMetadata)
+	mux.HandleFunc("POST /v1/secrets/{id}/metadata", a.postSecretMetadatum)
+	mux.HandleFunc("GET /v1/secrets/{id}/metadata/{key}", a.getSecretMetadatum)
+	mux.HandleFunc("PUT /v1/secrets/{id}/metadata/{key}", a.putSecretMetadatum)
+	mux.HandleFunc("DELETE /v1/secrets/{id}/metadata/{key}", a.deleteSecretMetadatum)
+	return mux
+}
+
+// entityLookups are the collections whose controllers look the entity up before anything else: under
+// /v1/{collection}/{id}/…, a bad or unknown id is a 404 whatever the method or sub-resource, as in the
+// reference. Each lookup answers the 404 itself and reports whether the entity exists.
+var entityLookups = map[string]func(a *API, w http.ResponseWriter, r *http.Request, id string) bool{
+	"secrets": func(a *API, w http.ResponseWriter, r *http.Request, id string) bool {
+		_, ok := a.lookupSecret(w, r, "Secret retrieval", id, store.LoadOptions{})
+		return ok
+	},
+}
+
+// route dispatches to the mux, answering unmatched paths and methods in Barbican's JSON error shape (the mux's
+// own answers are plain text).
+func (a *API) route(w http.ResponseWriter, r *http.Request) {
+	h, pattern := a.mux.Handler(r)
+	if pattern != "" {
+		stateOf(r).pattern = pattern
+		a.mux.ServeHTTP(w, r)
+		return
+	}
+	probe := &probeWriter{header: http.Header{}}
+	h.ServeHTTP(probe, r)
+	if collection, id, ok := entityPath(r.URL.Path); ok {
+		if lookup, known := entityLookups[collection]; known && !lookup(a, w, r, id) {
+			return
+		}
+	}
+	e := bareError(http.StatusNotFound)
+	if probe.status == http.StatusMethodNotAllowed {
+		e = bareError(http.StatusMethodNotAllowed)
+		e.Allow = probe.header.Get("Allow")
+	}
+	writeErrorBody(w, r, e)
+}
+
+// entityPath splits /v1/{collection}/{id}[/…].
+func entityPath(path string) (collection, id string, ok bool) {
+	rest, ok := strings.CutPrefix(path, "/v1/")
+	if !ok {
+		return "", "", false
+	}
+	collection, rest, ok = strings.Cut(rest, "/")
+	if !ok {
+		return "", "", false
+	}
+	id, _, _ = strings.Cut(rest, "/")
+	return collection, id, true
+}
+
+// probeWriter captures what the mux would answer for an unmatched request.
+type probeWriter struct {
+	header http.Header
+	status int
+}
+
+func (p *probeWriter) Header() http.Header         { return p.header }
+func (p *probeWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (p *probeWriter) WriteHeader(code int)        { p.status = code }

@@ -1,0 +1,58 @@
+package policy
+
+// Action is a policy action name, the key a handler enforces (spec §5.4).
+type Action string
+
+// The actions Barbican registers, one per handler family (spec §5.4).
+//
+//nolint:gosec // policy action names, not credentials
+const (
+	ActionSecretsPost                  Action = "secrets:post"
+	ActionSecretsGet                   Action = "secrets:get"
+	ActionSecretGet                    Action = "secret:get"
+	ActionSecretDecrypt                Action = "secret:decrypt"
+	ActionSecretPut                    Action = "secret:put"
+	ActionSecretDelete                 Action = "secret:delete"
+	ActionSecretMetaGet                Action = "secret_meta:get"
+	ActionSecretMetaPost               Action = "secret_meta:post"
+	ActionSecretMetaPut                Action = "secret_meta:put"
+	ActionSecretMetaDelete             Action = "secret_meta:delete"
+	ActionSecretACLsGet                Action = "secret_acls:get"
+	ActionSecretACLsPutPatch           Action = "secret_acls:put_patch"
+	ActionSecretACLsDelete             Action = "secret_acls:delete"
+	ActionSecretConsumersGet           Action = "secret_consumers:get"
+	ActionSecretConsumersPost          Action = "secret_consumers:post"
+	ActionSecretConsumersDelete        Action = "secret_consumers:delete"
+	ActionContainersPost               Action = "containers:post"
+	ActionContainersGet                Action = "containers:get"
+	ActionContainerGet                 Action = "container:get"
+	ActionContainerDelete              Action = "container:delete"
+	ActionContainerSecretPost          Action = "container_secret:post"
+	ActionContainerSecretDelete        Action = "container_secret:delete"
+	ActionContainerACLsGet             Action = "container_acls:get"
+	ActionContainerACLsPutPatch        Action = "container_acls:put_patch"
+	ActionContainerACLsDelete          Action = "container_acls:delete"
+	ActionContainerConsumersGet        Action = "container_consumers:get"
+	ActionContainerConsumersPost       Action = "container_consumers:post"
+	ActionContainerConsumersDelete     Action = "container_consumers:delete"
+	ActionConsumerGet                  Action = "consumer:get"
+	ActionOrdersGet                    Action = "orders:get"
+	ActionOrdersPost                   Action = "orders:post"
+	ActionOrdersPut                    Action = "orders:put"
+	ActionOrderGet                     Action = "order:get"
+	ActionOrderDelete                  Action = "order:delete"
+	ActionQuotasGet                    Action = "quotas:get"
+	ActionProjectQuotasGet             Action = "project_quotas:get"
+	ActionProjectQuotasPut             Action = "project_quotas:put"
+	ActionProjectQuotasDelete          Action = "project_quotas:delete"
+	ActionSecretStoresGet              Action = "secretstores:get"
+	ActionSecretStoresGetGlobalDefault Action = "secretstores:get_global_default"
+	ActionSecretStoresGetPreferred     Action = "secretstores:get_preferred"
+	ActionSecretStoreGet               Action = "secretstore:get"
+	ActionSecretStorePreferredPost     Action = "secretstore_preferred:post"
+	ActionSecretStorePreferredDelete   Action = "secretstore_preferred:delete"
+	ActionTransportKeyGet              Action = "transport_key:get"
+	ActionTransportKeyDelete           Action = "transport_key:delete"
+	ActionTransportKeysGet             Action = "transport_keys:get"
+	ActionTransportKeysPost            Action = "transport_keys:post"
+)
