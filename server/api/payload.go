@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -63,23 +64,34 @@ func contentTypesField(stored string) map[string]string {
 
 var errBase64 = errors.New("invalid base64")
 
-// decodeBase64Lenient decodes like Python's base64.b64decode without validate=True: characters outside the
-// standard alphabet are discarded (url-safe '-' and '_' too), then the rest must be correctly padded base64.
-// Non-ASCII input is an error.
-func decodeBase64Lenient(s string) ([]byte, error) {
-	clean := make([]byte, 0, len(s))
+// decodeBase64Text decodes a JSON string like Python's base64.b64decode of a str without validate=True:
+// characters outside the standard alphabet are discarded (url-safe '-' and '_' too), then the rest must be
+// correctly padded base64. A str with non-ASCII characters is an error there (ValueError).
+func decodeBase64Text(s string) ([]byte, error) {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 0x80:
+		if s[i] >= 0x80 {
 			return nil, errBase64
+		}
+	}
+	return decodeBase64Lenient([]byte(s))
+}
+
+// decodeBase64Bytes decodes a request body like Python's base64.b64decode of bytes (what the reference's
+// store_crypto does with a base64 PUT body): every byte outside the alphabet is discarded, non-ASCII ones too,
+// so a body of nothing but such bytes decodes to an empty payload.
+func decodeBase64Bytes(b []byte) ([]byte, error) { return decodeBase64Lenient(b) }
+
+func decodeBase64Lenient(s []byte) ([]byte, error) {
+	clean := make([]byte, 0, len(s))
+	for _, c := range s {
+		switch {
 		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/', c == '=':
 			clean = append(clean, c)
 		}
 	}
 	// Python stops at the first complete padded quantum; data after padding is an error there too
 	// (binascii "Excess data after padding" only in strict mode), so decode what the padding delimits.
-	if i := strings.IndexByte(string(clean), '='); i >= 0 {
+	if i := bytes.IndexByte(clean, '='); i >= 0 {
 		end := i
 		for end < len(clean) && clean[end] == '=' {
 			end++
@@ -92,9 +104,10 @@ func decodeBase64Lenient(s string) ([]byte, error) {
 	if len(clean)%4 != 0 {
 		return nil, errBase64
 	}
-	out, err := base64.StdEncoding.DecodeString(string(clean))
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
+	n, err := base64.StdEncoding.Decode(out, clean)
 	if err != nil {
 		return nil, errBase64
 	}
-	return out, nil
+	return out[:n], nil
 }

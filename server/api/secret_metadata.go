@@ -181,8 +181,9 @@ func (a *API) putSecretMetadatum(w http.ResponseWriter, r *http.Request) {
 		return tx.UpdateSecretUserMetadatum(v.ID, key, value)
 	})
 	if err == nil && mismatch {
-		// The reference's message is cut short by a missing '+' in its source; clients match on the status.
-		writeErrorBody(w, r, newError(http.StatusConflict, "Key in request data does not match key in the request url."))
+		// The reference's message is cut short (its second line is a separate statement, not a continuation):
+		// the text is kept as clients see it from the reference.
+		writeErrorBody(w, r, newError(http.StatusConflict, "Key in request data does not match key in the "))
 		return
 	}
 	if err != nil {

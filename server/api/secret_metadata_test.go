@@ -36,6 +36,11 @@ func TestSecretUserMetadata(t *testing.T) {
 		if r.description(t) != "Conflict. Key in request is already in the secret metadata" {
 			t.Errorf("unexpected 409 body %s", r.body)
 		}
+		r = s.expect(admin, request{method: "PUT", path: base + "/owner", body: `{"key": "team", "value": "x"}`}, http.StatusConflict)
+		// The reference's text, cut short as it is there.
+		if r.description(t) != "Key in request data does not match key in the " {
+			t.Errorf("unexpected key-mismatch body %s", r.body)
+		}
 		if r := s.expect(admin, request{method: "GET", path: base + "/owner"}, 200).json(t); r["value"] != "ops" {
 			t.Errorf("unexpected metadatum %v", r)
 		}

@@ -31,7 +31,7 @@ func (a *API) createSecret(w http.ResponseWriter, r *http.Request) {
 	}
 	// store_crypto has no transport keys (a KRA feature), like the reference's default configuration.
 	if ns.transportKeyID != nil {
-		writeErrorBody(w, r, issue(http.StatusBadRequest, op, "Provided transport key was not found"))
+		writeErrorBody(w, r, issue(http.StatusBadRequest, op, "Provided transport key was not found."))
 		return
 	}
 	if ns.transportKeyNeeded {
@@ -100,7 +100,7 @@ func (a *API) encrypt(r *http.Request, op string, req storecrypto.Request) (*sto
 func jsonPayloadBytes(ns *newSecret) ([]byte, string) {
 	ct := normalizeContentType(ns.contentType)
 	if isBinaryType(ct) {
-		b, _ := decodeBase64Lenient(ns.payload)
+		b, _ := decodeBase64Text(ns.payload)
 		return b, ct
 	}
 	return []byte(ns.payload), ct
@@ -169,7 +169,7 @@ func (a *API) servePayload(w http.ResponseWriter, r *http.Request, op string, v 
 	}
 	plaintext, err := a.secrets.Decrypt(r.Context(), v)
 	if errors.Is(err, storecrypto.ErrNoData) {
-		writeErrorBody(w, r, issue(http.StatusNotFound, op, "Secret not found"))
+		writeErrorBody(w, r, issue(http.StatusNotFound, op, "Secret not found."))
 		return
 	}
 	if err != nil {
@@ -177,6 +177,12 @@ func (a *API) servePayload(w http.ResponseWriter, r *http.Request, op string, v 
 		return
 	}
 	defer clear(plaintext)
+	if len(plaintext) == 0 {
+		// The reference's handler returns the empty payload, which pecan answers as 204 without a body or a
+		// Content-Type.
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	switch {
 	case contains(plainTextTypes, requested):
 		if !utf8.Valid(plaintext) {
@@ -214,13 +220,13 @@ func (a *API) putSecretPayload(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, int64(a.cfg.MaxSecretBytes)+1))
 	if err != nil {
-		writeErrorBody(w, r, issue(http.StatusBadRequest, op, "No data supplied to process"))
+		writeErrorBody(w, r, issue(http.StatusBadRequest, op, "No data supplied to process."))
 		return
 	}
 	defer clear(body)
 	switch {
 	case len(body) == 0:
-		writeErrorBody(w, r, issue(http.StatusBadRequest, op, "No data supplied to process"))
+		writeErrorBody(w, r, issue(http.StatusBadRequest, op, "No data supplied to process."))
 		return
 	case len(body) > a.cfg.MaxSecretBytes:
 		writeErrorBody(w, r, issue(http.StatusRequestEntityTooLarge, op, "Provided information too large to process"))
@@ -235,7 +241,7 @@ func (a *API) putSecretPayload(w http.ResponseWriter, r *http.Request) {
 		case enc == "":
 		case strings.EqualFold(enc, "base64"):
 			// The reference answers 500 for bad base64 here; a 400 names the problem.
-			if plaintext, err = decodeBase64Lenient(string(body)); err != nil {
+			if plaintext, err = decodeBase64Bytes(body); err != nil {
 				writeErrorBody(w, r, issue(http.StatusBadRequest, op, "Problem decoding payload"))
 				return
 			}
@@ -282,7 +288,7 @@ func (a *API) deleteSecret(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if len(v.Consumers) > 0 && !force {
-			writeErrorBody(w, r, issue(http.StatusBadRequest, op, "Secret cannot be deleted as it has consumers"))
+			writeErrorBody(w, r, issue(http.StatusBadRequest, op, "Secret cannot be deleted as it has consumers."))
 			return
 		}
 	}

@@ -65,7 +65,7 @@ func TestCreateSecretValidation(t *testing.T) {
 		"a future expiration with offset is accepted": {body: `{"expiration": "2999-01-01T00:00:00+02:00"}`, status: 201},
 		"a charset variant is accepted":               {body: `{"payload": "x", "payload_content_type": "text/plain; charset=utf-8"}`, status: 201},
 		"an unknown transport key is refused": {body: `{"transport_key_id": "abc"}`, status: 400,
-			desc: "Secret creation issue seen - Provided transport key was not found."},
+			desc: "Secret creation issue seen - Provided transport key was not found.."},
 		"unknown fields are ignored": {body: `{"colour": "blue"}`, status: 201},
 	}
 	for name, tc := range cases {

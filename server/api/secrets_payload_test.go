@@ -103,6 +103,20 @@ func TestTwoStepUpload(t *testing.T) {
 			t.Fatalf("a base64 upload should be stored decoded")
 		}
 
+		t.Run("base64 of nothing but non-alphabet bytes stores an empty payload", func(t *testing.T) {
+			// The reference's store_crypto decodes the PUT body with Python's b64decode of bytes, which drops
+			// every byte outside the alphabet: the four UTF-8 bytes of U+1F37A decode to an empty payload.
+			id := s.createSecret(admin, `{}`)
+			if r := put(id, "application/octet-stream", "base64", []byte("\U0001F37A")); r.status != http.StatusNoContent {
+				t.Fatalf("want 204, got %d %s", r.status, r.body)
+			}
+			// An empty payload reads back as the reference's pecan answers an empty body: 204, no Content-Type.
+			got := s.expect(admin, request{method: "GET", path: "/v1/secrets/" + id + "/payload"}, http.StatusNoContent)
+			if len(got.body) != 0 || got.header.Get("Content-Type") != "" {
+				t.Fatalf("an empty payload should be a bare 204, got %q %q", got.header.Get("Content-Type"), got.body)
+			}
+		})
+
 		errorsCases := map[string]struct {
 			contentType, encoding string
 			body                  []byte
@@ -111,7 +125,7 @@ func TestTwoStepUpload(t *testing.T) {
 		}{
 			"JSON is not a payload type": {contentType: "application/json", body: []byte("{}"), status: 415,
 				desc: "Unexpected content type. Expected content types are: ['application/octet-stream', 'text/plain']"},
-			"an empty body": {contentType: "text/plain", status: 400, desc: "Secret update issue seen - No data supplied to process."},
+			"an empty body": {contentType: "text/plain", status: 400, desc: "Secret update issue seen - No data supplied to process.."},
 			"a body over the limit": {contentType: "text/plain", body: bytes.Repeat([]byte("x"), 20001), status: 413,
 				desc: "Secret update issue seen - Provided information too large to process."},
 			"an unknown encoding": {contentType: "application/octet-stream", encoding: "gzip", body: []byte("x"), status: 400,
@@ -211,7 +225,7 @@ func TestDeletingASecretWithConsumers(t *testing.T) {
 		t.Fatalf("the consumer should be listed at 1.1, got %v", got["consumers"])
 	}
 	r := s.expect(admin, request{method: "DELETE", path: "/v1/secrets/" + id, header: v12}, http.StatusBadRequest)
-	if r.description(t) != "Secret deletion issue seen - Secret cannot be deleted as it has consumers." {
+	if r.description(t) != "Secret deletion issue seen - Secret cannot be deleted as it has consumers.." {
 		t.Fatalf("unexpected body %s", r.body)
 	}
 	s.expect(admin, request{method: "DELETE", path: "/v1/secrets/" + id + "?force=true", header: v12}, http.StatusNoContent)

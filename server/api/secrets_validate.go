@@ -111,7 +111,7 @@ func (a *API) validateNewSecret(body any, now time.Time) (*newSecret, *Error) {
 			return nil, invalidObject(schema, "If 'payload' specified, must be non empty", "payload")
 		}
 		if enc == "base64" {
-			if _, err := decodeBase64Lenient(payload); err != nil {
+			if _, err := decodeBase64Text(payload); err != nil {
 				return nil, invalidObject(schema, "Invalid payload for payload_content_encoding", "payload")
 			}
 		}
