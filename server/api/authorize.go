@@ -17,11 +17,17 @@ const (
 	// acceptAnyType: the "all-types" handlers (secret GET/PUT/DELETE, payload GET, metadata collection GET,
 	// metadatum PUT, …) produce every type Python's mimetypes module knows.
 	acceptAnyType
+	// acceptHTML: the transport-key GET and DELETE handlers keep pecan's default template, text/html, so
+	// Accept: application/json is a 406 there (spec §2.2), although GET answers JSON.
+	acceptHTML
 )
 
 func (k accepts) ok(r *http.Request) bool {
-	if k == acceptAnyType {
+	switch k {
+	case acceptAnyType:
 		return acceptsAnyType(r)
+	case acceptHTML:
+		return acceptsOnly(r, "text/html")
 	}
 	return acceptsJSON(r)
 }

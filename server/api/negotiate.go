@@ -69,13 +69,16 @@ func rangeMatches(rng, typ string) bool {
 }
 
 // acceptsJSON is the Accept check of a JSON handler.
-func acceptsJSON(r *http.Request) bool {
+func acceptsJSON(r *http.Request) bool { return acceptsOnly(r, mediaJSON) }
+
+// acceptsOnly is the Accept check of a handler that produces one media type.
+func acceptsOnly(r *http.Request, produced string) bool {
 	header := r.Header.Get("Accept")
-	if header == "" || header == "*/*" || strings.HasPrefix(header, mediaJSON) {
+	if header == "" || header == "*/*" || strings.HasPrefix(header, produced) {
 		return true
 	}
 	for _, rng := range parseAccept(header) {
-		if rng.q > 0 && rangeMatches(rng.typ, mediaJSON) {
+		if rng.q > 0 && rangeMatches(rng.typ, produced) {
 			return true
 		}
 	}

@@ -33,6 +33,11 @@ func (a *API) routes(reg *prometheus.Registry) *http.ServeMux {
 	mux.HandleFunc("GET /v1/secrets/{id}/metadata/{key}", a.getSecretMetadatum)
 	mux.HandleFunc("PUT /v1/secrets/{id}/metadata/{key}", a.putSecretMetadatum)
 	mux.HandleFunc("DELETE /v1/secrets/{id}/metadata/{key}", a.deleteSecretMetadatum)
+
+	mux.HandleFunc("GET /v1/transport_keys", a.listTransportKeys)
+	mux.HandleFunc("POST /v1/transport_keys", a.createTransportKey)
+	mux.HandleFunc("GET /v1/transport_keys/{id}", a.getTransportKey)
+	mux.HandleFunc("DELETE /v1/transport_keys/{id}", a.deleteTransportKey)
 	return mux
 }
 
@@ -43,6 +48,9 @@ var entityLookups = map[string]func(a *API, w http.ResponseWriter, r *http.Reque
 	"secrets": func(a *API, w http.ResponseWriter, r *http.Request, id string) bool {
 		_, ok := a.lookupSecret(w, r, "Secret retrieval", id, store.LoadOptions{})
 		return ok
+	},
+	"transport_keys": func(_ *API, w http.ResponseWriter, r *http.Request, id string) bool {
+		return lookupTransportKeyID(w, r, id)
 	},
 }
 

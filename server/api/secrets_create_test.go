@@ -64,8 +64,13 @@ func TestCreateSecretValidation(t *testing.T) {
 		"a blank expiration means none":               {body: `{"expiration": "  "}`, status: 201},
 		"a future expiration with offset is accepted": {body: `{"expiration": "2999-01-01T00:00:00+02:00"}`, status: 201},
 		"a charset variant is accepted":               {body: `{"payload": "x", "payload_content_type": "text/plain; charset=utf-8"}`, status: 201},
-		"an unknown transport key is refused": {body: `{"transport_key_id": "abc"}`, status: 400,
-			desc: "Secret creation issue seen - Provided transport key was not found.."},
+		"an unknown transport key is refused with a payload": {body: `{"payload": "x", "payload_content_type": "text/plain", "transport_key_id": "abc"}`,
+			status: 400, desc: "Secret creation issue seen - Provided transport key was not found.."},
+		"a transport key id without a payload is ignored": {body: `{"transport_key_id": "abc"}`, status: 201},
+		"a transport key for a two-step upload is refused": {body: `{"transport_key_needed": "true"}`, status: 400,
+			desc: "Secret creation issue seen - Secret store supported plugin not found.."},
+		"a transport key request with a payload is ignored": {body: `{"payload": "x", "payload_content_type": "text/plain", "transport_key_needed": "true"}`,
+			status: 201},
 		"unknown fields are ignored": {body: `{"colour": "blue"}`, status: 201},
 	}
 	for name, tc := range cases {
