@@ -14,6 +14,7 @@ type keymanagerStep struct {
 var keymanagerSteps = []keymanagerStep{
 	{1, "secrets list and expiration indexes", listIndexesSQL},
 	{2, "project secret counter", secretCounterSQL},
+	{3, "pending orders index", pendingOrdersIndexSQL},
 }
 
 // LatestKeymanagerVersion is the version Upgrade brings keymanager's own
@@ -36,6 +37,12 @@ func listIndexesSQL(string) []string {
 		"CREATE INDEX keymanager_ix_secrets_list ON secrets (project_id, deleted, created_at, id)",
 		"CREATE INDEX keymanager_ix_secrets_expiration ON secrets (project_id, deleted, expiration)",
 	}
+}
+
+// pendingOrdersIndexSQL serves the order workers' poll for PENDING orders, oldest first, without a scan of every
+// order ever made.
+func pendingOrdersIndexSQL(string) []string {
+	return []string{"CREATE INDEX keymanager_ix_orders_pending ON orders (status, deleted, created_at)"}
 }
 
 func secretCounterSQL(dialect string) []string {
