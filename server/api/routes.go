@@ -34,6 +34,12 @@ func (a *API) routes(reg *prometheus.Registry) *http.ServeMux {
 	mux.HandleFunc("PUT /v1/secrets/{id}/metadata/{key}", a.putSecretMetadatum)
 	mux.HandleFunc("DELETE /v1/secrets/{id}/metadata/{key}", a.deleteSecretMetadatum)
 
+	mux.HandleFunc("GET /v1/orders", a.listOrders)
+	mux.HandleFunc("POST /v1/orders", a.createOrder)
+	mux.HandleFunc("PUT /v1/orders", a.putOrders)
+	mux.HandleFunc("GET /v1/orders/{id}", a.getOrder)
+	mux.HandleFunc("DELETE /v1/orders/{id}", a.deleteOrder)
+
 	mux.HandleFunc("GET /v1/transport_keys", a.listTransportKeys)
 	mux.HandleFunc("POST /v1/transport_keys", a.createTransportKey)
 	mux.HandleFunc("GET /v1/transport_keys/{id}", a.getTransportKey)
@@ -47,6 +53,10 @@ func (a *API) routes(reg *prometheus.Registry) *http.ServeMux {
 var entityLookups = map[string]func(a *API, w http.ResponseWriter, r *http.Request, id string) bool{
 	"secrets": func(a *API, w http.ResponseWriter, r *http.Request, id string) bool {
 		_, ok := a.lookupSecret(w, r, "Secret retrieval", id, store.LoadOptions{})
+		return ok
+	},
+	"orders": func(a *API, w http.ResponseWriter, r *http.Request, id string) bool {
+		_, ok := a.lookupOrder(w, r, "Order retrieval", id)
 		return ok
 	},
 	"transport_keys": func(_ *API, w http.ResponseWriter, r *http.Request, id string) bool {

@@ -19,6 +19,7 @@ import (
 	"github.com/keymanager-io/keymanager/server/auth"
 	"github.com/keymanager-io/keymanager/server/crypto/simplecrypto"
 	"github.com/keymanager-io/keymanager/server/crypto/storecrypto"
+	"github.com/keymanager-io/keymanager/server/orders"
 	"github.com/keymanager-io/keymanager/server/policy"
 	"github.com/keymanager-io/keymanager/server/store"
 )
@@ -47,6 +48,8 @@ type setup struct {
 	db     *store.DB
 	clock  *testClock
 	keks   []simplecrypto.Key
+	// orders is the order worker pool, nil withoutOrderWorkers.
+	orders *orders.Pool
 }
 
 type setupOption func(*setupConfig)
@@ -58,6 +61,8 @@ type setupConfig struct {
 	keks      []simplecrypto.Key
 	skipClock bool
 	logOut    io.Writer
+	noWorkers bool
+	orders    orders.Options
 }
 
 func withDB(url string) setupOption                 { return func(c *setupConfig) { c.dbURL = url } }
@@ -66,6 +71,9 @@ func withPolicy(o policy.Options) setupOption       { return func(c *setupConfig
 func withKEKs(keys ...simplecrypto.Key) setupOption { return func(c *setupConfig) { c.keks = keys } }
 func withRealClock() setupOption                    { return func(c *setupConfig) { c.skipClock = true } }
 func withLogOutput(w io.Writer) setupOption         { return func(c *setupConfig) { c.logOut = w } }
+
+// withoutOrderWorkers leaves orders PENDING: no pool processes them.
+func withoutOrderWorkers() setupOption { return func(c *setupConfig) { c.noWorkers = true } }
 
 // newSetup starts the real API (real database, simple_crypto, policy engine) behind an httptest server.
 func newSetup(t testing.TB, opts ...setupOption) *setup {
@@ -118,13 +126,30 @@ func newSetup(t testing.TB, opts ...setupOption) *setup {
 	deps := Deps{DB: db, Secrets: secrets, Policy: enforcer, Auth: auth.NoAuth{AdminRole: "admin"},
 		Logger:   slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Registry: prometheus.NewRegistry(), Now: now}
+	var pool *orders.Pool
+	if !sc.noWorkers {
+		o := sc.orders
+		o.Registry, o.Now = deps.Registry, now
+		if pool, err = orders.New(db, secrets, o); err != nil {
+			t.Fatal(err)
+		}
+		deps.Orders = pool
+		pool.Start()
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := pool.Stop(ctx); err != nil {
+				t.Errorf("stopping the order workers: %v", err)
+			}
+		})
+	}
 	a, err := New(sc.cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	return &setup{t: t, server: srv, db: db, clock: clock, keks: sc.keks}
+	return &setup{t: t, server: srv, db: db, clock: clock, keks: sc.keks, orders: pool}
 }
 
 // forEachDatabase runs f against SQLite and against the test MariaDB.
