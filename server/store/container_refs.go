@@ -1,29 +1,33 @@
 package store
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
 
-// ContainerSecretIDs returns the secret ids a non-deleted container references, by reference name (a key pair's
-// private_key, public_key and private_key_passphrase); unnamed references are left out. ErrNotFound when the
-// container is missing or deleted.
-func (tx *Tx) ContainerSecretIDs(containerID string) (map[string]string, error) {
-	var rows []struct {
-		Name     *string
-		SecretID string
+	"gorm.io/gorm"
+)
+
+// ContainerRefs returns a non-deleted container and the secret ids it references by reference name (a key
+// pair's private_key, public_key and private_key_passphrase); unnamed references are left out. ErrNotFound when
+// the container is missing or deleted.
+func (tx *Tx) ContainerRefs(containerID string) (*Container, map[string]string, error) {
+	var c Container
+	err := tx.g.Where("id = ? AND deleted = ?", containerID, false).Take(&c).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil, fmt.Errorf("container: %w", ErrNotFound)
 	}
-	err := tx.scan(&rows, "SELECT cs.name AS name, cs.secret_id AS secret_id FROM containers c "+
-		"LEFT JOIN container_secret cs ON cs.container_id = c.id AND cs.deleted = 0 WHERE c.id = ? AND c.deleted = 0",
-		containerID)
 	if err != nil {
-		return nil, fmt.Errorf("look up container references: %w", err)
+		return nil, nil, fmt.Errorf("look up container: %w", classify(err))
 	}
-	if len(rows) == 0 {
-		return nil, fmt.Errorf("container: %w", ErrNotFound)
+	var rows []ContainerSecret
+	if err := tx.g.Where("container_id = ? AND deleted = ?", containerID, false).Find(&rows).Error; err != nil {
+		return nil, nil, fmt.Errorf("look up container references: %w", classify(err))
 	}
-	out := map[string]string{}
+	refs := map[string]string{}
 	for _, r := range rows {
-		if r.Name != nil && r.SecretID != "" {
-			out[*r.Name] = r.SecretID
+		if r.Name != nil {
+			refs[*r.Name] = r.SecretID
 		}
 	}
-	return out, nil
+	return &c, refs, nil
 }
