@@ -129,7 +129,7 @@ func newSetup(t testing.TB, opts ...setupOption) *setup {
 	var pool *orders.Pool
 	if !sc.noWorkers {
 		o := sc.orders
-		o.Registry, o.Now = deps.Registry, now
+		o.Registry, o.Now, o.Logger = deps.Registry, now, deps.Logger
 		if pool, err = orders.New(db, secrets, o); err != nil {
 			t.Fatal(err)
 		}
