@@ -34,6 +34,14 @@ func (a *API) routes(reg *prometheus.Registry) *http.ServeMux {
 	mux.HandleFunc("PUT /v1/secrets/{id}/metadata/{key}", a.putSecretMetadatum)
 	mux.HandleFunc("DELETE /v1/secrets/{id}/metadata/{key}", a.deleteSecretMetadatum)
 
+	mux.HandleFunc("GET /v1/secret-stores", a.listSecretStores)
+	mux.HandleFunc("GET /v1/secret-stores/global-default", a.getGlobalDefaultSecretStore)
+	mux.HandleFunc("GET /v1/secret-stores/preferred", a.getPreferredSecretStore)
+	mux.HandleFunc("GET /v1/secret-stores/{id}", a.getSecretStore)
+	mux.HandleFunc("/v1/secret-stores/{id}/{action}", a.secretStoreSubpath)
+	mux.HandleFunc("POST /v1/secret-stores/{id}/preferred", a.setPreferredSecretStore)
+	mux.HandleFunc("DELETE /v1/secret-stores/{id}/preferred", a.deletePreferredSecretStore)
+
 	mux.HandleFunc("GET /v1/transport_keys", a.listTransportKeys)
 	mux.HandleFunc("POST /v1/transport_keys", a.createTransportKey)
 	mux.HandleFunc("GET /v1/transport_keys/{id}", a.getTransportKey)
@@ -47,6 +55,13 @@ func (a *API) routes(reg *prometheus.Registry) *http.ServeMux {
 var entityLookups = map[string]func(a *API, w http.ResponseWriter, r *http.Request, id string) bool{
 	"secrets": func(a *API, w http.ResponseWriter, r *http.Request, id string) bool {
 		_, ok := a.lookupSecret(w, r, "Secret retrieval", id, store.LoadOptions{})
+		return ok
+	},
+	"secret-stores": func(a *API, w http.ResponseWriter, r *http.Request, id string) bool {
+		if id == "global-default" || id == "preferred" {
+			return true // collection routes, not stores
+		}
+		_, ok := a.lookupSecretStore(w, r, "Secret store retrieval", id)
 		return ok
 	},
 	"transport_keys": func(_ *API, w http.ResponseWriter, r *http.Request, id string) bool {

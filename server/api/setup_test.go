@@ -58,14 +58,19 @@ type setupConfig struct {
 	keks      []simplecrypto.Key
 	skipClock bool
 	logOut    io.Writer
+	multiple  bool
 }
 
 func withDB(url string) setupOption                 { return func(c *setupConfig) { c.dbURL = url } }
 func withConfig(f func(*Config)) setupOption        { return func(c *setupConfig) { f(&c.cfg) } }
 func withPolicy(o policy.Options) setupOption       { return func(c *setupConfig) { c.policy = o } }
 func withKEKs(keys ...simplecrypto.Key) setupOption { return func(c *setupConfig) { c.keks = keys } }
-func withRealClock() setupOption                    { return func(c *setupConfig) { c.skipClock = true } }
-func withLogOutput(w io.Writer) setupOption         { return func(c *setupConfig) { c.logOut = w } }
+
+// withMultipleBackends enables Barbican's multiple secret stores and synchronises the secret_stores rows, as
+// the server does at start.
+func withMultipleBackends() setupOption     { return func(c *setupConfig) { c.multiple = true } }
+func withRealClock() setupOption            { return func(c *setupConfig) { c.skipClock = true } }
+func withLogOutput(w io.Writer) setupOption { return func(c *setupConfig) { c.logOut = w } }
 
 // newSetup starts the real API (real database, simple_crypto, policy engine) behind an httptest server.
 func newSetup(t testing.TB, opts ...setupOption) *setup {
@@ -103,9 +108,19 @@ func newSetup(t testing.TB, opts ...setupOption) *setup {
 		t.Fatal(err)
 	}
 	secrets, err := storecrypto.New(db, storecrypto.Options{
-		Backends: []storecrypto.Backend{{Name: "Software Only Crypto", Plugin: plugin}}, Now: now})
+		Backends: []storecrypto.Backend{{Name: "Software Only Crypto", Plugin: plugin}}, Now: now,
+		MultipleBackends: sc.multiple})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if sc.multiple {
+		err := db.Write(ctx, func(tx *store.Tx) error {
+			_, err := tx.SyncSecretStores(secrets.SecretStoreRows())
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	enforcer, err := policy.NewEnforcer(sc.policy)
 	if err != nil {
