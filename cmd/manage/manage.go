@@ -70,7 +70,7 @@ from a Barbican dump is upgraded in place and one created here can be opened by 
 			return printCurrent(cmd, db)
 		},
 	}
-	cmd.AddCommand(upgrade, current)
+	cmd.AddCommand(upgrade, current, cleanCommand(&cfg))
 	return cmd
 }
 
