@@ -99,9 +99,22 @@ func TestCrossCuttingBehaviour(t *testing.T) {
 		"an unknown path is a JSON 404": {
 			who: admin, req: request{method: "GET", path: "/v1/nothing"}, status: 404, desc: "<null>"},
 		"PUT on the collection is 405 with Allow": {
-			who: admin, req: request{method: "PUT", path: "/v1/secrets"}, status: 405, allow: "POST"},
+			who: admin, req: request{method: "PUT", path: "/v1/secrets"}, status: 405, allow: "GET, POST"},
 		"POST on a secret is 405": {
-			who: admin, req: request{method: "POST", path: "/v1/secrets/" + id}, status: 405},
+			who: admin, req: request{method: "POST", path: "/v1/secrets/" + id}, status: 405, allow: "DELETE, GET, PUT"},
+		"a wrong method asking for JSON is 406, as pecan's default handler only makes text/html": {
+			who: admin, req: request{method: "PUT", path: "/v1/secrets", header: map[string]string{"Accept": "application/json"}},
+			status: 406},
+		"a wrong method accepting text/html is 405": {
+			who: admin, req: request{method: "PATCH", path: "/v1/secrets/" + id, header: map[string]string{"Accept": "text/html"}},
+			status: 405, allow: "DELETE, GET, PUT"},
+		"HEAD is not served: the reference has no HEAD handlers": {
+			who: admin, req: request{method: "HEAD", path: "/v1/secrets"}, status: 405, allow: "GET, POST"},
+		"HEAD asking for JSON is 406": {
+			who: admin, req: request{method: "HEAD", path: "/v1/secrets/" + id, header: map[string]string{"Accept": "application/json"}},
+			status: 406},
+		"HEAD on a missing secret is 404 first": {
+			who: admin, req: request{method: "HEAD", path: "/v1/secrets/8d3c3e43-4b1f-4e36-9b69-2f1f1e1b2d3c"}, status: 404},
 		"POST on a missing secret is 404 before 405": {
 			who: admin, req: request{method: "POST", path: "/v1/secrets/8d3c3e43-4b1f-4e36-9b69-2f1f1e1b2d3c"},
 			status: 404, desc: "Secret not found."},
@@ -167,13 +180,25 @@ func TestCrossCuttingBehaviour(t *testing.T) {
 					t.Errorf("expected description %q, got %q", tc.desc, d)
 				}
 			}
-			if tc.allow != "" && !strings.Contains(resp.header.Get("Allow"), tc.allow) {
+			if tc.allow != "" && resp.header.Get("Allow") != tc.allow {
 				t.Errorf("expected Allow %q, got %q", tc.allow, resp.header.Get("Allow"))
 			}
 			if resp.header.Get("Openstack-Api-Version") == "" {
 				t.Errorf("every /v1 response should echo the microversion")
 			}
 		})
+	}
+}
+
+func TestOptionsIsAnEmpty200(t *testing.T) {
+	s := newSetup(t)
+	// oslo's CORS filter, outermost in the reference, answers OPTIONS itself whatever the app says, even without
+	// credentials: an empty 200 with no Content-Type and no request id.
+	for _, path := range []string{"/", "/v1/secrets", "/v1/secrets/not-a-uuid", "/v1/nothing"} {
+		r := s.expect(as{}, request{method: "OPTIONS", path: path}, http.StatusOK)
+		if len(r.body) != 0 || r.header.Get("Content-Type") != "" || r.header.Get("X-Openstack-Request-Id") != "" {
+			t.Errorf("OPTIONS %s: want a bare 200, got %v %q", path, r.header, r.body)
+		}
 	}
 }
 
