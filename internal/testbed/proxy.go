@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -22,7 +23,8 @@ type CutProxy struct {
 // NewCutProxy starts a proxy to target (host:port) on a free loopback port; it stops when the test ends.
 func NewCutProxy(t testing.TB, target string) *CutProxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("proxy listen: %v", err)
 	}
@@ -67,7 +69,8 @@ func (p *CutProxy) accept() {
 		if err != nil {
 			continue
 		}
-		server, err := net.Dial("tcp", p.target)
+		var d net.Dialer
+		server, err := d.DialContext(context.Background(), "tcp", p.target)
 		if err != nil {
 			_ = client.Close()
 			continue
