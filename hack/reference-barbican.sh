@@ -183,6 +183,10 @@ need-app = true
 # Debian's barbican-api-uwsgi.ini raises the 4 KiB default so that large
 # headers (long X-Project-Id, Keystone tokens) reach Barbican at all.
 buffer-size = 65535
+# uWSGI's http-socket does not keep connections alive reliably: a client
+# reusing one gets "connection reset" on its next request. Debian's
+# barbican-api-uwsgi.ini closes every connection for the same reason.
+add-header = Connection: close
 die-on-term = true
 no-orphans = true
 pidfile = ${dir}/uwsgi.pid
