@@ -97,22 +97,22 @@ func decodeBase64Lenient(s []byte) ([]byte, error) {
 			}
 			continue
 		}
-		v := base64Value(c)
-		if v < 0 {
+		v, ok := base64Value(c)
+		if !ok {
 			continue
 		}
 		pads = 0
 		switch quad {
 		case 0:
-			left, quad = byte(v), 1
+			left, quad = v, 1
 		case 1:
-			out = append(out, left<<2|byte(v)>>4)
-			left, quad = byte(v)&0x0f, 2
+			out = append(out, left<<2|v>>4)
+			left, quad = v&0x0f, 2
 		case 2:
-			out = append(out, left<<4|byte(v)>>2)
-			left, quad = byte(v)&0x03, 3
+			out = append(out, left<<4|v>>2)
+			left, quad = v&0x03, 3
 		case 3:
-			out = append(out, left<<6|byte(v))
+			out = append(out, left<<6|v)
 			left, quad = 0, 0
 		}
 	}
@@ -122,19 +122,19 @@ func decodeBase64Lenient(s []byte) ([]byte, error) {
 	return out, nil
 }
 
-// base64Value is the value of a standard-alphabet character, -1 for any other byte.
-func base64Value(c byte) int {
+// base64Value is the value of a standard-alphabet character; false for any other byte.
+func base64Value(c byte) (byte, bool) {
 	switch {
 	case c >= 'A' && c <= 'Z':
-		return int(c - 'A')
+		return c - 'A', true
 	case c >= 'a' && c <= 'z':
-		return int(c-'a') + 26
+		return c - 'a' + 26, true
 	case c >= '0' && c <= '9':
-		return int(c-'0') + 52
+		return c - '0' + 52, true
 	case c == '+':
-		return 62
+		return 62, true
 	case c == '/':
-		return 63
+		return 63, true
 	}
-	return -1
+	return 0, false
 }
