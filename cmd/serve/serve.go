@@ -27,10 +27,14 @@ X-Project-Id / X-Roles / X-User-Id, and listens on 127.0.0.1:9311:
   keymanager serve
   barbican --no-auth --endpoint http://127.0.0.1:9311 --os-project-id demo secret store --payload s3cr3t
 
+No-auth makes every client that reaches the server the project it names, and admin without X-Roles, so the
+server refuses a --listen address other than loopback: put an authenticating proxy in front of 127.0.0.1, or,
+on a trusted network only, pass --insecure-noauth-any-address (it then warns at every start).
+
 Every flag can also be set by an environment variable: --db-url is KEYMANAGER_DB_URL, and so on; a flag on
 the command line wins. KEYMANAGER_KEK may hold the KEKs (comma or newline separated) instead of a file.`,
-		Example: `  keymanager serve --db-url mysql://barbican:PASSWORD@db:3306/barbican --host-href https://kms.example.com
-  KEYMANAGER_DB_URL=mysql://barbican:PASSWORD@db/barbican keymanager serve --listen 0.0.0.0:9311`,
+		Example: `  KEYMANAGER_DB_URL=mysql://barbican:PASSWORD@db:3306/barbican keymanager serve --host-href https://kms.example.com
+  keymanager serve --listen 10.0.0.5:9311 --insecure-noauth-any-address   # trusted network only`,
 		Args: cobra.NoArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			if err := config.ApplyEnv(cmd.Flags(), os.LookupEnv); err != nil {

@@ -23,6 +23,9 @@ type Config struct {
 	DBMaxConns    int
 	SQLiteSync    string
 
+	// InsecureNoAuthAnyAddress allows a non-loopback --listen address in no-auth mode.
+	InsecureNoAuthAnyAddress bool
+
 	HostHref           string
 	KEKFile            string
 	PolicyFile         string
@@ -72,6 +75,7 @@ func defaultDataDir() string {
 // AddFlags registers the flags of `keymanager serve` on fs, with c's values as defaults.
 func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to serve the Barbican API on (host:port)")
+	fs.BoolVar(&c.InsecureNoAuthAnyAddress, "insecure-noauth-any-address", c.InsecureNoAuthAnyAddress, "allow a --listen address other than loopback although no-auth mode makes every client that reaches it admin (trusted networks only)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the SQLite database and the generated KEK file")
 	fs.StringVar(&c.DBURL, "db-url", c.DBURL, "database URL: sqlite:///path/to/file.db or mysql://user:pass@host:3306/barbican (default: SQLite under --data-dir); prefer the environment variable for URLs with passwords")
 	fs.BoolVar(&c.DBAutoMigrate, "db-auto-migrate", c.DBAutoMigrate, "upgrade the database schema on start (what 'keymanager manage db upgrade' does)")
@@ -122,6 +126,8 @@ func (c *Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen %q: want host:port, e.g. 127.0.0.1:9311", c.Listen))
+	} else if !c.ListenIsLoopback() && !c.InsecureNoAuthAnyAddress {
+		errs = append(errs, noAuthExposedError(c.Listen))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty"))
@@ -146,6 +152,31 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--host-href %q: want an http:// or https:// URL", c.HostHref))
 	}
 	return errors.Join(errs...)
+}
+
+// noAuthExposedError refuses no-auth on an address other hosts can reach.
+func noAuthExposedError(listen string) error {
+	return fmt.Errorf("--listen %s is not a loopback address, and in no-auth mode (the only mode until Keystone "+
+		"support) the server trusts the X-Project-Id and X-Roles headers and makes a request without X-Roles "+
+		"admin: anyone who reaches it can read every secret. Listen on 127.0.0.1 behind an authenticating proxy, "+
+		"or, on a trusted network only, pass --insecure-noauth-any-address (KEYMANAGER_INSECURE_NOAUTH_ANY_ADDRESS=true)",
+		listen)
+}
+
+// ListenIsLoopback reports whether --listen only accepts connections from this host. An empty host (":9311")
+// listens on every interface; a host name other than localhost may resolve to anything, so it counts as
+// reachable.
+func (c *Config) ListenIsLoopback() bool {
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	host, _, _ = strings.Cut(host, "%") // an IPv6 zone
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // DatabaseURL is --db-url, or the default SQLite file under the data directory.

@@ -73,3 +73,46 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestNoAuthRefusesNonLoopbackListen(t *testing.T) {
+	want := "--listen 0.0.0.0:9311 is not a loopback address, and in no-auth mode (the only mode until Keystone " +
+		"support) the server trusts the X-Project-Id and X-Roles headers and makes a request without X-Roles " +
+		"admin: anyone who reaches it can read every secret. Listen on 127.0.0.1 behind an authenticating proxy, " +
+		"or, on a trusted network only, pass --insecure-noauth-any-address (KEYMANAGER_INSECURE_NOAUTH_ANY_ADDRESS=true)"
+	c := Default()
+	c.Listen = "0.0.0.0:9311"
+	if err := c.Validate(); err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+	c.InsecureNoAuthAnyAddress = true
+	if err := c.Validate(); err != nil {
+		t.Fatalf("the explicit flag should allow it: %v", err)
+	}
+}
+
+func TestListenIsLoopback(t *testing.T) {
+	for listen, want := range map[string]bool{
+		"127.0.0.1:9311": true, "127.1.2.3:9311": true, "[::1]:9311": true, "localhost:9311": true,
+		"LOCALHOST:1": true, "[fe80::1%lo]:9311": false, "[::1%lo]:9311": true,
+		"0.0.0.0:9311": false, ":9311": false, "[::]:9311": false, "10.0.0.5:9311": false,
+		"kms.example.com:9311": false, "nonsense": false,
+	} {
+		c := Config{Listen: listen}
+		if got := c.ListenIsLoopback(); got != want {
+			t.Errorf("ListenIsLoopback(%q) = %v, want %v", listen, got, want)
+		}
+	}
+}
+
+func TestNoAuthAnyAddressFromEnvironment(t *testing.T) {
+	c := Default()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	c.AddFlags(fs)
+	env := map[string]string{"KEYMANAGER_LISTEN": "0.0.0.0:9311", "KEYMANAGER_INSECURE_NOAUTH_ANY_ADDRESS": "true"}
+	if err := ApplyEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("KEYMANAGER_INSECURE_NOAUTH_ANY_ADDRESS=true should allow 0.0.0.0: %v", err)
+	}
+}
