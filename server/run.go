@@ -57,10 +57,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 			_ = db.Close()
 		}
 	}()
-	if cfg.DBAutoMigrate {
-		if err := db.Upgrade(ctx); err != nil {
-			return nil, fmt.Errorf("upgrading the database schema: %w", err)
-		}
+	if err := prepareSchema(ctx, cfg, db, log); err != nil {
+		return nil, err
 	}
 	keks, err := loadKEKs(cfg, log)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,7 +20,7 @@ type Config struct {
 	Listen        string
 	DataDir       string
 	DBURL         string
-	DBAutoMigrate bool
+	DBAutoMigrate AutoMigrate
 	DBMaxConns    int
 	SQLiteSync    string
 
@@ -43,13 +44,48 @@ type Config struct {
 	ShutdownTimeout        time.Duration
 }
 
+// AutoMigrate is --db-auto-migrate: whether serve may change the schema of the database it opens.
+type AutoMigrate string
+
+// The values of --db-auto-migrate.
+const (
+	// AutoMigrateAuto upgrades what cannot hold anyone else's data yet (an empty database) or is keymanager's
+	// own embedded file (SQLite), and leaves every other schema change to an explicit command.
+	AutoMigrateAuto AutoMigrate = "auto"
+	AutoMigrateOn   AutoMigrate = "true"
+	AutoMigrateOff  AutoMigrate = "false"
+)
+
+// String implements pflag.Value.
+func (a *AutoMigrate) String() string { return string(*a) }
+
+// Type implements pflag.Value; it is the value name --help shows.
+func (a *AutoMigrate) Type() string { return "auto|true|false" }
+
+// Set implements pflag.Value: auto, or anything strconv.ParseBool takes.
+func (a *AutoMigrate) Set(v string) error {
+	if strings.EqualFold(v, string(AutoMigrateAuto)) {
+		*a = AutoMigrateAuto
+		return nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("%q: want auto, true or false", v)
+	}
+	*a = AutoMigrateOff
+	if b {
+		*a = AutoMigrateOn
+	}
+	return nil
+}
+
 // Default returns the embedded defaults: SQLite and a generated KEK under the data directory, no-auth,
 // 127.0.0.1:9311.
 func Default() Config {
 	return Config{
 		Listen:          "127.0.0.1:9311",
 		DataDir:         defaultDataDir(),
-		DBAutoMigrate:   true,
+		DBAutoMigrate:   AutoMigrateAuto,
 		SQLiteSync:      "FULL",
 		AdminRole:       "admin",
 		MaxSecretBytes:  20000,
@@ -78,7 +114,9 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.InsecureNoAuthAnyAddress, "insecure-noauth-any-address", c.InsecureNoAuthAnyAddress, "allow a --listen address other than loopback although no-auth mode makes every client that reaches it admin (trusted networks only)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the SQLite database and the generated KEK file")
 	fs.StringVar(&c.DBURL, "db-url", c.DBURL, "database URL: sqlite:///path/to/file.db or mysql://user:pass@host:3306/barbican (default: SQLite under --data-dir); prefer the environment variable for URLs with passwords")
-	fs.BoolVar(&c.DBAutoMigrate, "db-auto-migrate", c.DBAutoMigrate, "upgrade the database schema on start (what 'keymanager manage db upgrade' does)")
+	fs.VarPF(&c.DBAutoMigrate, "db-auto-migrate", "", "upgrade the database schema on start (what 'keymanager manage db upgrade' does): "+
+		"auto upgrades SQLite and empty databases and refuses to start on any other database not at this version's schema, naming the upgrade command; "+
+		"true always upgrades; false never does").NoOptDefVal = string(AutoMigrateOn)
 	fs.IntVar(&c.DBMaxConns, "db-max-connections", c.DBMaxConns, "database connection pool size (0: automatic)")
 	fs.StringVar(&c.SQLiteSync, "sqlite-synchronous", c.SQLiteSync, "SQLite synchronous mode: FULL survives power loss, NORMAL survives process crashes")
 	fs.StringVar(&c.HostHref, "host-href", c.HostHref, "base URL of hrefs in responses, e.g. https://barbican.example.com:9311 (default: derived from each request's Host header)")

@@ -116,3 +116,43 @@ func TestNoAuthAnyAddressFromEnvironment(t *testing.T) {
 		t.Fatalf("KEYMANAGER_INSECURE_NOAUTH_ANY_ADDRESS=true should allow 0.0.0.0: %v", err)
 	}
 }
+
+func TestDBAutoMigrateValues(t *testing.T) {
+	cases := map[string]struct {
+		args []string
+		env  string
+		want AutoMigrate
+		err  string
+	}{
+		"the default is auto":            {want: AutoMigrateAuto},
+		"the bare flag means true":       {args: []string{"--db-auto-migrate"}, want: AutoMigrateOn},
+		"false forces it off":            {args: []string{"--db-auto-migrate=false"}, want: AutoMigrateOff},
+		"auto can be given":              {args: []string{"--db-auto-migrate=AUTO"}, want: AutoMigrateAuto},
+		"the environment sets it":        {env: "0", want: AutoMigrateOff},
+		"the flag wins over environment": {args: []string{"--db-auto-migrate=true"}, env: "false", want: AutoMigrateOn},
+		"a wrong value is refused": {args: []string{"--db-auto-migrate=sometimes"},
+			err: `invalid argument "sometimes" for "--db-auto-migrate" flag: "sometimes": want auto, true or false`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := Default()
+			fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+			c.AddFlags(fs)
+			err := fs.Parse(tc.args)
+			if err == nil {
+				err = ApplyEnv(fs, func(k string) (string, bool) {
+					return tc.env, k == "KEYMANAGER_DB_AUTO_MIGRATE" && tc.env != ""
+				})
+			}
+			if tc.err != "" {
+				if err == nil || err.Error() != tc.err {
+					t.Fatalf("got %v, want %s", err, tc.err)
+				}
+				return
+			}
+			if err != nil || c.DBAutoMigrate != tc.want {
+				t.Fatalf("got %q (%v), want %q", c.DBAutoMigrate, err, tc.want)
+			}
+		})
+	}
+}
