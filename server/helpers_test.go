@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -10,6 +11,12 @@ import (
 	"github.com/keymanager-io/keymanager/internal/testbed"
 	"github.com/keymanager-io/keymanager/server/store"
 )
+
+// eachDatabase runs f with the URL of a fresh SQLite file and of a fresh MariaDB database.
+func eachDatabase(t *testing.T, f func(t *testing.T, dbURL string)) {
+	t.Run("sqlite", func(t *testing.T) { f(t, "sqlite://"+t.TempDir()+"/km.db") })
+	t.Run("mysql", func(t *testing.T) { f(t, testbed.NewMySQLDatabase(t)) })
+}
 
 // rawDB opens dbURL with database/sql, bypassing keymanager, as an administrator's client would.
 func rawDB(t *testing.T, dbURL string) *sql.DB {
@@ -90,4 +97,35 @@ func redacted(t *testing.T, dbURL string) string {
 		t.Fatal(err)
 	}
 	return u.Redacted()
+}
+
+// keymanagerDatabase gives dbURL this version's full schema.
+func keymanagerDatabase(t *testing.T, dbURL string) {
+	t.Helper()
+	db, err := store.Open(context.Background(), dbURL, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Upgrade(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// insertKEK adds a project and its kek_data row as the reference Barbican writes them; created orders rows
+// (the sample starts with the newest).
+func insertKEK(t *testing.T, db *sql.DB, id, plugin, created, pluginMeta string, deleted bool) {
+	t.Helper()
+	del := 0
+	if deleted {
+		del = 1
+	}
+	ts := "'" + created + "'"
+	execSQL(t, db,
+		"INSERT INTO projects (id, created_at, updated_at, deleted, status, external_id) VALUES ('p-"+id+"', "+
+			ts+", "+ts+", 0, 'ACTIVE', 'ext-"+id+"')",
+		fmt.Sprintf("INSERT INTO kek_data (id, created_at, updated_at, deleted, status, plugin_name, kek_label, "+
+			"project_id, active, bind_completed, algorithm, bit_length, mode, plugin_meta) VALUES ('%s', %s, %s, %d, "+
+			"'ACTIVE', '%s', 'project-ext-%s-key-%s', 'p-%s', 1, 1, 'aes', 128, 'cbc', '%s')",
+			id, ts, ts, del, plugin, id, id, id, pluginMeta))
 }

@@ -37,7 +37,7 @@ the command line wins. KEYMANAGER_KEK may hold the KEKs (comma or newline separa
   keymanager serve --listen 10.0.0.5:9311 --insecure-noauth-any-address   # trusted network only`,
 		Args: cobra.NoArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := config.ApplyEnv(cmd.Flags(), os.LookupEnv); err != nil {
+			if err := cfg.Resolve(cmd.Flags(), os.LookupEnv); err != nil {
 				return err
 			}
 			return cfg.Validate()

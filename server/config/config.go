@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/keymanager-io/keymanager/server/crypto/simplecrypto"
 )
 
 // Config is everything `keymanager serve` needs.
@@ -27,8 +29,13 @@ type Config struct {
 	// InsecureNoAuthAnyAddress allows a non-loopback --listen address in no-auth mode.
 	InsecureNoAuthAnyAddress bool
 
-	HostHref           string
-	KEKFile            string
+	HostHref string
+	KEKFile  string
+	// KEKs are simple_crypto master KEKs given as values (KEYMANAGER_KEK); when set they are used instead of
+	// the KEK file. KEKSource names where they came from, for messages. simplecrypto.Key redacts itself.
+	KEKs      []simplecrypto.Key
+	KEKSource string
+
 	PolicyFile         string
 	EnforceNewDefaults bool
 	AdminRole          string
@@ -157,6 +164,33 @@ func ApplyEnv(fs *pflag.FlagSet, lookup func(string) (string, bool)) error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// EnvKEK is the environment variable that holds simple_crypto KEKs themselves (comma or newline separated,
+// active first): secrets do not belong on a command line, so it has no flag.
+const EnvKEK = EnvPrefix + "KEK"
+
+// Resolve completes the configuration once the command line is parsed into fs: each flag not given takes its
+// environment variable, then KEYMANAGER_KEK is read. Precedence: default < environment < flag, so a --kek-file
+// given on the command line wins over KEYMANAGER_KEK.
+func (c *Config) Resolve(fs *pflag.FlagSet, lookup func(string) (string, bool)) error {
+	kekFileFlag := fs.Changed("kek-file")
+	if err := ApplyEnv(fs, lookup); err != nil {
+		return err
+	}
+	text, ok := lookup(EnvKEK)
+	if !ok || strings.TrimSpace(text) == "" || kekFileFlag {
+		return nil
+	}
+	if fs.Changed("kek-file") {
+		return fmt.Errorf("both %s and %s are set: set one", EnvKEK, EnvName("kek-file"))
+	}
+	keys, err := simplecrypto.ParseKEKs(text)
+	if err != nil {
+		return fmt.Errorf("%s: %w", EnvKEK, err)
+	}
+	c.KEKs, c.KEKSource = keys, EnvKEK
+	return nil
 }
 
 // Validate checks the configuration once, with messages that name the fix.

@@ -156,3 +156,46 @@ func TestDBAutoMigrateValues(t *testing.T) {
 		})
 	}
 }
+
+func TestResolveKEKs(t *testing.T) {
+	const k1, k2 = "dGhpcnR5X3R3b19ieXRlX2tleWJsYWhibGFoYmxhaGg=", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	cases := map[string]struct {
+		args    []string
+		env     map[string]string
+		keys    int
+		kekFile string
+		err     string
+	}{
+		"KEYMANAGER_KEK gives the keys": {env: map[string]string{"KEYMANAGER_KEK": k1 + "," + k2}, keys: 2},
+		"a --kek-file flag wins over KEYMANAGER_KEK": {args: []string{"--kek-file", "/etc/km/kek"},
+			env: map[string]string{"KEYMANAGER_KEK": k1}, kekFile: "/etc/km/kek"},
+		"KEYMANAGER_KEK_FILE alone names the file": {env: map[string]string{"KEYMANAGER_KEK_FILE": "/k"}, kekFile: "/k"},
+		"both variables are refused": {env: map[string]string{"KEYMANAGER_KEK": k1, "KEYMANAGER_KEK_FILE": "/k"},
+			err: "both KEYMANAGER_KEK and KEYMANAGER_KEK_FILE are set: set one"},
+		"a malformed KEK is refused without its value": {env: map[string]string{"KEYMANAGER_KEK": k1 + ",c2VjcmV0"},
+			err: "KEYMANAGER_KEK: malformed simple_crypto KEK: line 1, entry 2 is not the url-safe base64 of 32 bytes"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := Default()
+			fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+			c.AddFlags(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			err := c.Resolve(fs, func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+			if tc.err != "" {
+				if err == nil || err.Error() != tc.err {
+					t.Fatalf("got %v, want %s", err, tc.err)
+				}
+				return
+			}
+			if err != nil || len(c.KEKs) != tc.keys || c.KEKFile != tc.kekFile {
+				t.Fatalf("got %d keys, file %q, err %v; want %d keys, file %q", len(c.KEKs), c.KEKFile, err, tc.keys, tc.kekFile)
+			}
+			if tc.keys > 0 && (c.KEKSource != "KEYMANAGER_KEK" || c.KEKs[0].Encode() != k1) {
+				t.Fatalf("the keys should come from KEYMANAGER_KEK in order, source %q", c.KEKSource)
+			}
+		})
+	}
+}
