@@ -74,10 +74,13 @@ func revisionName(rev string) string {
 // redacted one; the note says what to put back.
 func upgradeCommand(cfg config.Config, db *store.DB) string {
 	url := db.String()
-	cmd := "keymanager manage db upgrade --db-url '" + url + "'"
-	if cfg.DBURL == "" {
-		cmd = "keymanager manage db upgrade --data-dir '" + cfg.DataDir + "'"
+	switch {
+	case cfg.DBURLFromBarbicanConf:
+		return "keymanager manage db upgrade --barbican-conf '" + cfg.BarbicanConf + "'"
+	case cfg.DBURL == "":
+		return "keymanager manage db upgrade --data-dir '" + cfg.DataDir + "'"
 	}
+	cmd := "keymanager manage db upgrade --db-url '" + url + "'"
 	if strings.Contains(url, ":xxxxx@") {
 		cmd += "   # with the database password in place of xxxxx, or the URL in KEYMANAGER_DB_URL instead of --db-url"
 	}

@@ -29,12 +29,25 @@ type Config struct {
 	// InsecureNoAuthAnyAddress allows a non-loopback --listen address in no-auth mode.
 	InsecureNoAuthAnyAddress bool
 
+	// BarbicanConf is --barbican-conf: an existing barbican.conf whose settings come between the defaults and
+	// the environment. DBURLFromBarbicanConf says the database URL came from it.
+	BarbicanConf          string
+	DBURLFromBarbicanConf bool
+
 	HostHref string
 	KEKFile  string
-	// KEKs are simple_crypto master KEKs given as values (KEYMANAGER_KEK); when set they are used instead of
-	// the KEK file. KEKSource names where they came from, for messages. simplecrypto.Key redacts itself.
+	// KEKs are simple_crypto master KEKs given as values (KEYMANAGER_KEK, or [simple_crypto_plugin] kek of
+	// --barbican-conf); when set they are used instead of the KEK file. KEKSource names where they came from,
+	// for messages. simplecrypto.Key redacts itself.
 	KEKs      []simplecrypto.Key
 	KEKSource string
+
+	// Read from --barbican-conf but not used by the server yet: the secret stores and quotas are wired by the
+	// API work on secret stores and quotas, [keystone_authtoken] by Keystone support. KeystoneAuthtoken holds
+	// a password and prints without values.
+	SecretStores      SecretStores
+	Quotas            Quotas
+	KeystoneAuthtoken SectionValues
 
 	PolicyFile         string
 	EnforceNewDefaults bool
@@ -126,6 +139,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 		"true always upgrades; false never does").NoOptDefVal = string(AutoMigrateOn)
 	fs.IntVar(&c.DBMaxConns, "db-max-connections", c.DBMaxConns, "database connection pool size (0: automatic)")
 	fs.StringVar(&c.SQLiteSync, "sqlite-synchronous", c.SQLiteSync, "SQLite synchronous mode: FULL survives power loss, NORMAL survives process crashes")
+	fs.StringVar(&c.BarbicanConf, "barbican-conf", c.BarbicanConf, "an existing Barbican's barbican.conf to take the database URL, KEKs, host_href, size and paging limits from (the environment and flags override it)")
 	fs.StringVar(&c.HostHref, "host-href", c.HostHref, "base URL of hrefs in responses, e.g. https://barbican.example.com:9311 (default: derived from each request's Host header)")
 	fs.StringVar(&c.KEKFile, "kek-file", c.KEKFile, "file with simple_crypto KEKs, one per line, first one active (default: <data-dir>/kek, generated 0600 on first start); KEYMANAGER_KEK may hold the keys instead")
 	fs.StringVar(&c.PolicyFile, "policy-file", c.PolicyFile, "policy YAML file overriding Barbican's default rules by name")
@@ -170,27 +184,88 @@ func ApplyEnv(fs *pflag.FlagSet, lookup func(string) (string, bool)) error {
 // active first): secrets do not belong on a command line, so it has no flag.
 const EnvKEK = EnvPrefix + "KEK"
 
-// Resolve completes the configuration once the command line is parsed into fs: each flag not given takes its
-// environment variable, then KEYMANAGER_KEK is read. Precedence: default < environment < flag, so a --kek-file
-// given on the command line wins over KEYMANAGER_KEK.
+// Resolve completes the configuration once the command line is parsed into fs, with the precedence
+// default < --barbican-conf < environment < flag: the barbican.conf named by --barbican-conf (or
+// KEYMANAGER_BARBICAN_CONF) fills what no flag gave, then each flag not given takes its environment variable.
+// The KEKs come from, in decreasing precedence: a --kek-file flag, KEYMANAGER_KEK or KEYMANAGER_KEK_FILE (not
+// both), [simple_crypto_plugin] kek, the default KEK file. fs may hold only some of serve's flags (the manage
+// commands): settings without a flag there are left alone.
 func (c *Config) Resolve(fs *pflag.FlagSet, lookup func(string) (string, bool)) error {
-	kekFileFlag := fs.Changed("kek-file")
+	onCommandLine := map[string]bool{}
+	fs.Visit(func(f *pflag.Flag) { onCommandLine[f.Name] = true })
+	inEnv := func(flag string) bool { v, ok := lookup(EnvName(flag)); return ok && v != "" }
+
+	path := c.BarbicanConf
+	if !onCommandLine["barbican-conf"] {
+		if v, ok := lookup(EnvName("barbican-conf")); ok {
+			path = v
+		}
+	}
+	var conf *BarbicanConf
+	if path != "" {
+		var err error
+		if conf, err = ReadBarbicanConf(path); err != nil {
+			return err
+		}
+		if err := c.applyBarbicanConf(fs, conf); err != nil {
+			return err
+		}
+	}
 	if err := ApplyEnv(fs, lookup); err != nil {
 		return err
 	}
-	text, ok := lookup(EnvKEK)
-	if !ok || strings.TrimSpace(text) == "" || kekFileFlag {
+	c.DBURLFromBarbicanConf = conf != nil && conf.DatabaseURL != "" && !onCommandLine["db-url"] && !inEnv("db-url")
+
+	if fs.Lookup("kek-file") == nil || onCommandLine["kek-file"] {
 		return nil
 	}
-	if fs.Changed("kek-file") {
+	text, envKEK := lookup(EnvKEK)
+	envKEK = envKEK && strings.TrimSpace(text) != ""
+	switch {
+	case envKEK && inEnv("kek-file"):
 		return fmt.Errorf("both %s and %s are set: set one", EnvKEK, EnvName("kek-file"))
+	case envKEK:
+		keys, err := simplecrypto.ParseKEKs(text)
+		if err != nil {
+			return fmt.Errorf("%s: %w", EnvKEK, err)
+		}
+		c.KEKs, c.KEKSource = keys, EnvKEK
+	case inEnv("kek-file"):
+	case conf != nil && len(conf.KEKs) > 0:
+		c.KEKs, c.KEKSource = conf.KEKs, "[simple_crypto_plugin] kek of "+conf.Path
 	}
-	keys, err := simplecrypto.ParseKEKs(text)
-	if err != nil {
-		return fmt.Errorf("%s: %w", EnvKEK, err)
-	}
-	c.KEKs, c.KEKSource = keys, EnvKEK
 	return nil
+}
+
+// applyBarbicanConf sets, from conf, every flag of fs not given on the command line, through the flag's value
+// so that it stays "not changed" and its environment variable still overrides it; and the settings that have
+// no flag.
+func (c *Config) applyBarbicanConf(fs *pflag.FlagSet, conf *BarbicanConf) error {
+	var errs []error
+	set := func(flag, value string) {
+		if f := fs.Lookup(flag); f != nil && !f.Changed {
+			if err := f.Value.Set(value); err != nil {
+				errs = append(errs, fmt.Errorf("--barbican-conf %s: the value for --%s: %w", conf.Path, flag, err))
+			}
+		}
+	}
+	setInt := func(flag string, v *int) {
+		if v != nil {
+			set(flag, strconv.Itoa(*v))
+		}
+	}
+	if conf.DatabaseURL != "" {
+		set("db-url", conf.DatabaseURL)
+	}
+	if conf.HostHref != nil {
+		set("host-href", *conf.HostHref)
+	}
+	setInt("max-secret-bytes", conf.MaxSecretBytes)
+	setInt("max-request-bytes", conf.MaxRequestBytes)
+	setInt("default-limit-paging", conf.DefaultLimit)
+	setInt("max-limit-paging", conf.MaxLimit)
+	c.SecretStores, c.Quotas, c.KeystoneAuthtoken = conf.SecretStores, conf.Quotas, conf.KeystoneAuthtoken
+	return errors.Join(errs...)
 }
 
 // Validate checks the configuration once, with messages that name the fix.
