@@ -91,3 +91,38 @@ func TestServeFromBarbicanConf(t *testing.T) {
 		}
 	})
 }
+
+// TestBarbicanConfWithoutKEK meets a barbican.conf without kek line over a database with project KEKs: the
+// refusal says which default a Barbican before 2025 used then.
+func TestBarbicanConfWithoutKEK(t *testing.T) {
+	dbURL := "sqlite://" + t.TempDir() + "/km.db"
+	keymanagerDatabase(t, dbURL)
+	def, err := simplecrypto.ParseKEKs(barbicanDefaultKEK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insertKEK(t, rawDB(t, dbURL), "k1", simplecrypto.ClassPath, "2024-01-01 00:00:00", wrappedPKEK(t, def[0]), false)
+	conf := filepath.Join(t.TempDir(), "barbican.conf")
+	if err := os.WriteFile(conf, []byte("[DEFAULT]\nsql_connection = "+dbURL+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(t.TempDir(), "data")
+	cfg := resolveServe(t, []string{"--barbican-conf", conf, "--data-dir", dataDir}, nil)
+	_, _, err = newServer(t, cfg)
+	want := "the database holds 1 simple_crypto project KEKs (kek_data rows of " +
+		"barbican.plugin.crypto.simple_crypto.SimpleCryptoPlugin) but no KEK is configured and the KEK file " +
+		dataDir + "/kek does not exist. A new KEK would unwrap none of them, so none is generated. Configure the " +
+		"KEK(s) that wrapped them — the [simple_crypto_plugin] kek values of the Barbican configuration, active " +
+		"first: --barbican-conf /etc/barbican/barbican.conf, KEYMANAGER_KEK='<kek>[,<older kek>]', or --kek-file " +
+		"FILE (one key per line). " + conf + " has no [simple_crypto_plugin] kek line: a Barbican released before " +
+		"2025 then used its built-in default KEK dGhpcnR5X3R3b19ieXRlX2tleWJsYWhibGFoYmxhaGg= (public, so rotate " +
+		"away from it afterwards); if that wrapped them, give it with KEYMANAGER_KEK"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+	cfg = resolveServe(t, []string{"--barbican-conf", conf, "--data-dir", dataDir},
+		map[string]string{"KEYMANAGER_KEK": barbicanDefaultKEK})
+	if _, _, err := newServer(t, cfg); err != nil {
+		t.Fatalf("with the default KEK given the server should start: %v", err)
+	}
+}

@@ -21,6 +21,10 @@ const (
 	sampleRandomKEKs = 5
 )
 
+// barbicanDefaultKEK is the [simple_crypto_plugin] kek default of Barbican releases before 2025
+// (base64 of "thirty_two_byte_keyblahblahblahh"): published, so it is no secret, but data may be under it.
+const barbicanDefaultKEK = "dGhpcnR5X3R3b19ieXRlX2tleWJsYWhibGFoYmxhaGg="
+
 // p11ClassPath is the kek_data.plugin_name of Barbican's PKCS#11 crypto plugin.
 const p11ClassPath = "barbican.plugin.crypto.p11_crypto.P11CryptoPlugin"
 
@@ -73,11 +77,17 @@ func loadKEKs(cfg config.Config, log *slog.Logger, db *store.DB, existing store.
 		return nil, fmt.Errorf("loading the KEK file: %w", err)
 	}
 	if existing.Total > 0 {
+		hint := ""
+		if cfg.BarbicanConf != "" && cfg.KEKFile == "" {
+			hint = fmt.Sprintf(". %s has no [simple_crypto_plugin] kek line: a Barbican released before 2025 then "+
+				"used its built-in default KEK %s (public, so rotate away from it afterwards); if that wrapped them, "+
+				"give it with %s", cfg.BarbicanConf, barbicanDefaultKEK, config.EnvKEK)
+		}
 		return nil, fmt.Errorf("the database holds %d simple_crypto project KEKs (kek_data rows of %s) but no "+
 			"KEK is configured and the KEK file %s does not exist. A new KEK would unwrap none of them, so none is "+
 			"generated. Configure the KEK(s) that wrapped them — the [simple_crypto_plugin] kek values of the "+
 			"Barbican configuration, active first: --barbican-conf /etc/barbican/barbican.conf, %s='<kek>[,<older "+
-			"kek>]', or --kek-file FILE (one key per line)", existing.Total, simplecrypto.ClassPath, path, config.EnvKEK)
+			"kek>]', or --kek-file FILE (one key per line)%s", existing.Total, simplecrypto.ClassPath, path, config.EnvKEK, hint)
 	}
 	keys, created, err := simplecrypto.LoadOrCreateKEKFile(path)
 	if err != nil {

@@ -148,11 +148,22 @@ func barbicanConfFrom(ini *iniFile) (*BarbicanConf, error) {
 		return out
 	}
 
-	// oslo.db looks up the current name first, then its deprecated names.
+	// Barbican up to 2024.x reads its own [DEFAULT] sql_connection; later ones read oslo.db's [database]
+	// connection, with [DEFAULT] sql_connection, [database] sql_connection and [sql] connection as deprecated
+	// names. Two different URLs would mean different databases to different Barbican versions: refuse to guess.
+	var found [2]string
 	for _, name := range [][2]string{{"database", "connection"}, {"DEFAULT", "sql_connection"},
 		{"database", "sql_connection"}, {"sql", "connection"}} {
-		if v, ok := str(name[0], name[1]); ok {
-			b.DatabaseURL = strings.TrimSpace(v)
+		v, ok := str(name[0], name[1])
+		if v = strings.TrimSpace(v); !ok || v == "" {
+			continue
+		}
+		if b.DatabaseURL == "" {
+			b.DatabaseURL, found = v, name
+		} else if v != b.DatabaseURL {
+			errs = append(errs, fmt.Errorf("%w: [%s] %s and [%s] %s name different databases; Barbican versions "+
+				"read different ones, so keep the one your Barbican used and remove the other", errBarbicanConf,
+				found[0], found[1], name[0], name[1]))
 			break
 		}
 	}

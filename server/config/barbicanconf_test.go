@@ -113,6 +113,9 @@ func TestReadBarbicanConfErrors(t *testing.T) {
 			"barbican.conf: [simple_crypto_plugin] kek, value 2: malformed simple_crypto KEK: line 1, entry 1 is not the url-safe base64 of 32 bytes"},
 		"a template keymanager cannot resolve": {"[database]\nconnection = mysql://u:$password@h/db\n",
 			"barbican.conf: [database] connection refers to $password, which is not set in this file; write the value out (a literal $ is written $$)"},
+		"two different database URLs": {"[DEFAULT]\nsql_connection = mysql://u:Secr3t@a/db\n[database]\nconnection = mysql://u:Secr3t@b/db\n",
+			"barbican.conf: [database] connection and [DEFAULT] sql_connection name different databases; Barbican " +
+				"versions read different ones, so keep the one your Barbican used and remove the other"},
 		"a lookup suffix without its section": {"[secretstore]\nstores_lookup_suffix = hsm\n",
 			`barbican.conf: [secretstore] stores_lookup_suffix names "hsm" but there is no [secretstore:hsm] section`},
 	}
@@ -178,6 +181,17 @@ func TestBarbicanConfPrecedence(t *testing.T) {
 	}
 	if len(c.KEKs) != 1 || c.KEKs[0].Encode() != osp16KEK2 || c.KEKSource != "KEYMANAGER_KEK" {
 		t.Errorf("KEYMANAGER_KEK should win over the conf's kek lines")
+	}
+
+	noDB := writeConf(t, "[simple_crypto_plugin]\nkek = "+osp16KEK1+"\n")
+	_, err = resolve(t, []string{"--barbican-conf", noDB}, nil)
+	want := "--barbican-conf " + noDB + " sets no database ([database] connection or [DEFAULT] sql_connection): " +
+		"give the database with --db-url or KEYMANAGER_DB_URL"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %s", err, want)
+	}
+	if _, err = resolve(t, []string{"--barbican-conf", noDB, "--db-url", "sqlite:///tmp/z.db"}, nil); err != nil {
+		t.Fatalf("--db-url supplies what the file lacks: %v", err)
 	}
 
 	c, err = resolve(t, append(conf, "--db-url", "sqlite:///tmp/y.db"), map[string]string{"KEYMANAGER_KEK_FILE": "/etc/km/kek"})

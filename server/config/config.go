@@ -210,6 +210,12 @@ func (c *Config) Resolve(fs *pflag.FlagSet, lookup func(string) (string, bool)) 
 		if err := c.applyBarbicanConf(fs, conf); err != nil {
 			return err
 		}
+		// Barbican would fall back to a SQLite file relative to its working directory; starting on an empty
+		// database of our own instead of the one being taken over would only hide the mistake.
+		if conf.DatabaseURL == "" && fs.Lookup("db-url") != nil && !onCommandLine["db-url"] && !inEnv("db-url") {
+			return fmt.Errorf("--barbican-conf %s sets no database ([database] connection or [DEFAULT] "+
+				"sql_connection): give the database with --db-url or %s", conf.Path, EnvName("db-url"))
+		}
 	}
 	if err := ApplyEnv(fs, lookup); err != nil {
 		return err
