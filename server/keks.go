@@ -40,7 +40,7 @@ func refuseUnconfiguredPlugins(census []store.PluginKEKs, configured map[string]
 		what, fix := "a crypto plugin keymanager does not implement",
 			"keep serving this database with Barbican, or move its secrets to simple_crypto there first"
 		if c.PluginName == p11ClassPath {
-			what, fix = "PKCS#11 (HSM)",
+			what, fix = "PKCS#11, an HSM",
 				"keymanager's PKCS#11 store comes in a later release; until then keep serving this database with Barbican"
 		}
 		errs = append(errs, fmt.Errorf("the database holds %d project KEKs of %s (%s) in %d projects, and this "+
@@ -66,6 +66,8 @@ func censusOf(census []store.PluginKEKs, plugin string) store.PluginKEKs {
 // backed up. The keys never reach a log line or an error.
 func loadKEKs(cfg config.Config, log *slog.Logger, db *store.DB, existing store.PluginKEKs) ([]simplecrypto.Key, error) {
 	if len(cfg.KEKs) > 0 {
+		log.Info("using the configured simple_crypto KEKs", slog.String("source", cfg.KEKSource),
+			slog.Int("count", len(cfg.KEKs)))
 		return cfg.KEKs, nil
 	}
 	path := cfg.KEKPath()
@@ -122,6 +124,9 @@ func checkKEKs(ctx context.Context, db *store.DB, plugin crypto.Plugin, log *slo
 	for i := range sample {
 		row := &sample[i]
 		kek := crypto.KEK{ID: row.ID, BindCompleted: row.BindCompleted}
+		if row.KEKLabel != nil {
+			kek.Label = *row.KEKLabel
+		}
 		if row.PluginMeta != nil {
 			kek.PluginMeta = *row.PluginMeta
 		}

@@ -110,8 +110,8 @@ func TestRefusesProjectKEKsOfAnotherPlugin(t *testing.T) {
 		cfg := testConfig(t)
 		cfg.DBURL = dbURL
 		_, _, err := newServer(t, cfg)
-		want := "the database holds 2 project KEKs of barbican.plugin.crypto.p11_crypto.P11CryptoPlugin (PKCS#11 " +
-			"(HSM)) in 2 projects, and this server has no such crypto plugin configured: their secrets could not be " +
+		want := "the database holds 2 project KEKs of barbican.plugin.crypto.p11_crypto.P11CryptoPlugin (PKCS#11, " +
+			"an HSM) in 2 projects, and this server has no such crypto plugin configured: their secrets could not be " +
 			"decrypted, and new secrets of those projects would go under another plugin. keymanager's PKCS#11 store " +
 			"comes in a later release; until then keep serving this database with Barbican. Refusing to start"
 		if err == nil || err.Error() != want {
