@@ -19,7 +19,6 @@ import (
 	"github.com/keymanager-io/keymanager/server/api"
 	"github.com/keymanager-io/keymanager/server/auth"
 	"github.com/keymanager-io/keymanager/server/config"
-	"github.com/keymanager-io/keymanager/server/crypto/simplecrypto"
 	"github.com/keymanager-io/keymanager/server/crypto/storecrypto"
 	"github.com/keymanager-io/keymanager/server/policy"
 	"github.com/keymanager-io/keymanager/server/store"
@@ -44,6 +43,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	warnExposedNoAuth(cfg, log)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the data directory %s: %w", cfg.DataDir, err)
 	}
@@ -56,18 +56,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 			_ = db.Close()
 		}
 	}()
-	if cfg.DBAutoMigrate {
-		if err := db.Upgrade(ctx); err != nil {
-			return nil, fmt.Errorf("upgrading the database schema: %w", err)
-		}
-	}
-	keks, err := loadKEKs(cfg, log)
-	if err != nil {
+	if err := prepareSchema(ctx, cfg, db, log); err != nil {
 		return nil, err
 	}
-	plugin, err := simplecrypto.New(keks, simplecrypto.Options{})
+	plugin, err := cryptoPlugins(ctx, cfg, db, log)
 	if err != nil {
-		return nil, fmt.Errorf("configuring simple_crypto: %w", err)
+		return nil, err
 	}
 	secrets, err := storecrypto.New(db, storecrypto.Options{
 		Backends: []storecrypto.Backend{{Name: "Software Only Crypto", Plugin: plugin}},
@@ -112,28 +106,6 @@ func OpenDB(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.DB
 		return nil, fmt.Errorf("opening the database: %w", err)
 	}
 	return db, nil
-}
-
-// loadKEKs reads the simple_crypto KEKs from KEYMANAGER_KEK, else from the KEK file, generating that file on
-// first start. The keys never reach a log line.
-func loadKEKs(cfg config.Config, log *slog.Logger) ([]simplecrypto.Key, error) {
-	if text, ok := os.LookupEnv("KEYMANAGER_KEK"); ok && strings.TrimSpace(text) != "" {
-		keys, err := simplecrypto.ParseKEKs(text)
-		if err != nil {
-			return nil, fmt.Errorf("KEYMANAGER_KEK: %w", err)
-		}
-		return keys, nil
-	}
-	path := cfg.KEKPath()
-	keys, created, err := simplecrypto.LoadOrCreateKEKFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("loading the KEK file: %w", err)
-	}
-	if created {
-		log.Warn("generated a new simple_crypto KEK; back it up; without it no secret can be decrypted",
-			slog.String("kek_file", path))
-	}
-	return keys, nil
 }
 
 // Handler is the server's HTTP handler (for tests and embedding).

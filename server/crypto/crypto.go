@@ -58,6 +58,13 @@ type Plugin interface {
 	Decrypt(ctx context.Context, kek KEK, cypherText []byte, kekMetaExtended string) ([]byte, error)
 }
 
+// KEKChecker is implemented by plugins that can tell, without a payload, whether the master keys configured now
+// unwrap a bound project KEK. The server tries a sample of kek_data rows at start, so that a wrong or missing
+// master key stops it there instead of answering 500 for every old secret.
+type KEKChecker interface {
+	CheckKEK(ctx context.Context, kek KEK) error
+}
+
 var (
 	// ErrKEKUnwrap means that no configured master key unwraps the project
 	// KEK: the server is misconfigured (wrong or missing KEK / master key),
