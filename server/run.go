@@ -19,7 +19,6 @@ import (
 	"github.com/keymanager-io/keymanager/server/api"
 	"github.com/keymanager-io/keymanager/server/auth"
 	"github.com/keymanager-io/keymanager/server/config"
-	"github.com/keymanager-io/keymanager/server/crypto/storecrypto"
 	"github.com/keymanager-io/keymanager/server/policy"
 	"github.com/keymanager-io/keymanager/server/store"
 )
@@ -63,12 +62,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := storecrypto.New(db, storecrypto.Options{
-		Backends: []storecrypto.Backend{{Name: "Software Only Crypto", Plugin: plugin}},
-		Now:      clock,
-	})
+	secrets, err := newSecretStores(cfg, db, plugin)
 	if err != nil {
 		return nil, err
+	}
+	if secrets.MultipleBackends() {
+		if _, err := syncSecretStores(ctx, db, secrets, log); err != nil {
+			return nil, err
+		}
 	}
 	enforcer, err := policy.NewEnforcer(policy.Options{EnforceNewDefaults: cfg.EnforceNewDefaults, PolicyFile: cfg.PolicyFile})
 	if err != nil {

@@ -72,7 +72,7 @@ from a Barbican dump is upgraded in place and one created here can be opened by 
 			return printCurrent(cmd, db)
 		},
 	}
-	cmd.AddCommand(upgrade, current, cleanCommand(&cfg))
+	cmd.AddCommand(upgrade, current, cleanCommand(&cfg), syncSecretStoresCommand(&cfg))
 	return cmd
 }
 

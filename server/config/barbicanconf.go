@@ -43,6 +43,8 @@ type SecretStores struct {
 	LookupSuffixes            []string // [secretstore] stores_lookup_suffix (comma-separated list)
 	Stores                    []SecretStore
 	EnabledCryptoPlugins      []string // [crypto] enabled_crypto_plugins (multi-valued)
+	// fromFlag is set once --secret-store (or its environment variable) has replaced the file's stores.
+	fromFlag bool
 }
 
 // SecretStore is one [secretstore:<suffix>] section.

@@ -141,7 +141,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.SQLiteSync, "sqlite-synchronous", c.SQLiteSync, "SQLite synchronous mode: FULL survives power loss, NORMAL survives process crashes")
 	fs.StringVar(&c.BarbicanConf, "barbican-conf", c.BarbicanConf, "an existing Barbican's barbican.conf to take the database URL, KEKs, host_href, size and paging limits from (the environment and flags override it)")
 	fs.StringVar(&c.HostHref, "host-href", c.HostHref, "base URL of hrefs in responses, e.g. https://barbican.example.com:9311 (default: derived from each request's Host header)")
-	fs.StringVar(&c.KEKFile, "kek-file", c.KEKFile, "file with simple_crypto KEKs, one per line, first one active (default: <data-dir>/kek, generated 0600 on first start); KEYMANAGER_KEK may hold the keys instead")
+	c.AddStoreFlags(fs)
 	fs.StringVar(&c.PolicyFile, "policy-file", c.PolicyFile, "policy YAML file overriding Barbican's default rules by name")
 	fs.BoolVar(&c.EnforceNewDefaults, "enforce-new-defaults", c.EnforceNewDefaults, "use the secure-RBAC rules (admin/member/reader) instead of Barbican's legacy ones (admin/creator/observer/audit)")
 	fs.StringVar(&c.AdminRole, "admin-role", c.AdminRole, "role given to no-auth requests without X-Roles")
@@ -153,6 +153,16 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long to wait for requests in flight on SIGTERM")
+}
+
+// AddStoreFlags adds the flags of the secret stores and their keys, which serve and the manage commands that
+// open the stores share.
+func (c *Config) AddStoreFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.KEKFile, "kek-file", c.KEKFile, "file with simple_crypto KEKs, one per line, first one active (default: <data-dir>/kek, generated 0600 on first start); KEYMANAGER_KEK may hold the keys instead")
+	fs.BoolVar(&c.SecretStores.EnableMultiple, "enable-multiple-secret-stores", c.SecretStores.EnableMultiple,
+		"let projects choose among several secret stores (Barbican's [secretstore] enable_multiple_secret_stores): serves /v1/secret-stores")
+	fs.Var(secretStoreFlag{&c.SecretStores}, "secret-store", "a secret store, repeatable: name=NAME,plugin=simple_crypto|p11_crypto[,global_default] "+
+		"(default: one simple_crypto store); with --enable-multiple-secret-stores exactly one is the global default")
 }
 
 // EnvPrefix is the prefix of the environment variable of every flag: --db-url is KEYMANAGER_DB_URL.
@@ -270,7 +280,18 @@ func (c *Config) applyBarbicanConf(fs *pflag.FlagSet, conf *BarbicanConf) error 
 	setInt("max-request-bytes", conf.MaxRequestBytes)
 	setInt("default-limit-paging", conf.DefaultLimit)
 	setInt("max-limit-paging", conf.MaxLimit)
-	c.SecretStores, c.Quotas, c.KeystoneAuthtoken = conf.SecretStores, conf.Quotas, conf.KeystoneAuthtoken
+	// The stores of the file count unless --secret-store was given; a KEYMANAGER_SECRET_STORE applied after this
+	// replaces them (the flag's first Set drops what did not come from it).
+	if f := fs.Lookup("secret-store"); f == nil || !f.Changed {
+		c.SecretStores.Stores = conf.SecretStores.Stores
+	}
+	if conf.SecretStores.EnableMultiple {
+		set("enable-multiple-secret-stores", "true")
+	}
+	c.SecretStores.EnabledSecretStorePlugins = conf.SecretStores.EnabledSecretStorePlugins
+	c.SecretStores.LookupSuffixes = conf.SecretStores.LookupSuffixes
+	c.SecretStores.EnabledCryptoPlugins = conf.SecretStores.EnabledCryptoPlugins
+	c.Quotas, c.KeystoneAuthtoken = conf.Quotas, conf.KeystoneAuthtoken
 	return errors.Join(errs...)
 }
 
