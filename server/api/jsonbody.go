@@ -35,7 +35,7 @@ func (a *API) readJSON(r *http.Request) (any, *Error) {
 func stripStrings(v any) any {
 	switch t := v.(type) {
 	case string:
-		return strings.TrimSpace(t)
+		return pyStrip(t)
 	case map[string]any:
 		for k, e := range t {
 			t[k] = stripStrings(e)
@@ -46,6 +46,12 @@ func stripStrings(v any) any {
 		}
 	}
 	return v
+}
+
+// pyStrip is Python's str.strip(), which the reference applies to every string of a body: Go's unicode.IsSpace
+// agrees with str.isspace() except for the information separators U+001C-U+001F, which Python strips too.
+func pyStrip(s string) string {
+	return strings.TrimFunc(s, func(r rune) bool { return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f) })
 }
 
 // The reference validates bodies with Python's jsonschema and shows its message to the client, so the subset of
