@@ -10,7 +10,7 @@ import (
 )
 
 // Error is an HTTP error answered in Barbican's shape: {"code": N, "title": "...", "description": "..."}.
-// Description is nil for bare aborts (routing 404/405/406), which the reference renders as null.
+// Description is nil only for the bare 406 of an Accept check, which the reference renders as null.
 type Error struct {
 	Status      int
 	Description *string
@@ -30,8 +30,14 @@ func newError(status int, description string) *Error {
 	return &Error{Status: status, Description: &description}
 }
 
-// bareError is an abort without a description (routing errors, 406 from the Accept check).
-func bareError(status int) *Error { return &Error{Status: status} }
+// bareError is an abort without a message. The reference renders them differently (measured): routing 404s and
+// 405s carry "description": "", the 406 of pecan's Accept check carries "description": null.
+func bareError(status int) *Error {
+	if status == http.StatusNotAcceptable {
+		return &Error{Status: status}
+	}
+	return newError(status, "")
+}
 
 // issue is a Barbican HTTP exception raised inside a handler: "{op} issue seen - {message}.".
 func issue(status int, op, message string) *Error {
