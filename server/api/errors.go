@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -58,6 +59,7 @@ var titles = map[int]string{
 	http.StatusMethodNotAllowed:      "Method Not Allowed",
 	http.StatusNotAcceptable:         "Not Acceptable",
 	http.StatusConflict:              "Conflict",
+	statusClientClosedRequest:        "Client Closed Request",
 	http.StatusRequestEntityTooLarge: "Request Entity Too Large",
 	http.StatusUnsupportedMediaType:  "Unsupported Media Type",
 	http.StatusInternalServerError:   "Internal Server Error",
@@ -70,11 +72,14 @@ type errorBody struct {
 	Description *string `json:"description"`
 }
 
-// writeError answers err. *Error values are sent as they are; store.ErrUnavailable becomes a 503; anything else
-// is a 500 whose description names the operation and the request id but never the cause, which is logged.
+// writeError answers err. *Error values are sent as they are; a request whose client went away is a 499; store.
+// ErrUnavailable becomes a 503; anything else is a 500 whose description names the operation and the request id
+// but never the cause, which is logged.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, op string, err error) {
 	var apiErr *Error
 	switch {
+	case clientGone(r):
+		apiErr = clientClosed(r, op, err)
 	case errors.As(err, &apiErr):
 	case errors.Is(err, store.ErrUnavailable):
 		logger(r).Error("database unavailable", slog.String("operation", op), slog.Any("error", err))
@@ -86,6 +91,23 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, op string, err 
 			op+" failure seen - please contact site administrator. Request ID: "+requestID(r))
 	}
 	writeErrorBody(w, r, apiErr)
+}
+
+// statusClientClosedRequest is nginx's 499: the client closed the connection before the answer. It is what logs and
+// metrics record for such a request, so that a client going away never counts as a server fault.
+const statusClientClosedRequest = 499
+
+// clientGone reports whether the request's client has closed (or half-closed) its connection: net/http then
+// cancels the request's context, and whatever the handler was waiting for fails with that cancellation -- or, on
+// MariaDB, with the driver's error for the connection it dropped. Once the client is gone, either way the failure
+// is the client's doing.
+func clientGone(r *http.Request) bool { return errors.Is(r.Context().Err(), context.Canceled) }
+
+// clientClosed is the answer to a request whose client went away (nobody reads it; logs and metrics do). A write
+// in progress was rolled back whole or committed whole by the store (see store.DB.Write).
+func clientClosed(r *http.Request, op string, err error) *Error {
+	logger(r).Info("client closed request", slog.String("operation", op), slog.Any("error", err))
+	return newError(statusClientClosedRequest, op+" abandoned - the client closed the connection.")
 }
 
 func writeErrorBody(w http.ResponseWriter, r *http.Request, e *Error) {
