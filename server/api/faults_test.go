@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/keymanager-io/keymanager/internal/testbed"
 )
@@ -87,17 +86,5 @@ func TestDatabaseCutMidWriteIs503(t *testing.T) {
 	s.createSecret(who, `{"payload": "third", "payload_content_type": "text/plain"}`)
 	if n := count(); n != 2 {
 		t.Fatalf("after the cut the server should store again: %d secrets", n)
-	}
-}
-
-// waitFor polls cond until it holds; the deadline only bounds a broken test, it decides nothing.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

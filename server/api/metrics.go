@@ -62,7 +62,7 @@ func statusLabel(status int) string {
 	switch {
 	case status == 0:
 		return "200"
-	case http.StatusText(status) != "":
+	case http.StatusText(status) != "", status == statusClientClosedRequest:
 		return strconv.Itoa(status)
 	case status >= 100 && status < 600:
 		return strconv.Itoa(status/100) + "xx"

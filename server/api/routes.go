@@ -96,7 +96,7 @@ func (a *API) route(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case !known:
 		writeErrorBody(w, r, bareError(http.StatusNotFound))
-	case !acceptsOnly(r, "text/html"):
+	case !pecanAccepts(r, "text/html"):
 		writeErrorBody(w, r, bareError(http.StatusNotAcceptable))
 	default:
 		e := bareError(http.StatusMethodNotAllowed)
