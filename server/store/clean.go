@@ -146,7 +146,7 @@ func (db *DB) Clean(ctx context.Context, o CleanOptions) ([]CleanStep, error) {
 					return err
 				}
 				if tx.db.counterReady.Load() {
-					_, err := tx.exec("DELETE FROM "+countsTable+" WHERE project_id IN ?", ids)
+					_, err := tx.exec("DELETE FROM "+projectCountsTable+" WHERE project_id IN ?", ids)
 					return err
 				}
 				return nil

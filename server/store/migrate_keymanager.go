@@ -24,19 +24,21 @@ type keymanagerStep struct {
 var keymanagerSteps = []keymanagerStep{
 	{version: 1, name: "secrets list and expiration indexes", ops: listIndexesSQL,
 		needs: []need{{"INDEX", "secrets"}}},
-	{version: counterStepVersion, name: "project secret counter", ops: secretCounterSQL, triggers: true,
+	// Step 2 is superseded by step 3, which drops what it made; it still runs first on a database that has
+	// neither, so that every database went through the same steps.
+	{version: 2, name: "project secret counter", ops: secretCounterSQL, triggers: true,
 		needs: []need{{"CREATE", countsTable}, {"TRIGGER", "secrets"}, {"SELECT", "secrets"},
 			{"INSERT", countsTable}, {"UPDATE", countsTable}, {"DELETE", countsTable}}},
+	{version: counterStepVersion, name: "project counters of every quota resource, sharded", ops: projectCountersSQL,
+		triggers: true, needs: counterStepNeeds()},
 }
 
 // LatestKeymanagerVersion is the version Upgrade brings keymanager's own
 // steps to.
 var LatestKeymanagerVersion = keymanagerSteps[len(keymanagerSteps)-1].version
 
-const countsTable = "keymanager_project_secret_counts"
-
-// counterStepVersion is the step that creates and fills countsTable.
-const counterStepVersion = 2
+// countsTable is step 2's secret counter (see legacyCountsTable).
+const countsTable = legacyCountsTable
 
 // schemaObject names what a statement creates, so that a re-run can skip it.
 type schemaObject struct {

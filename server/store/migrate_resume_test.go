@@ -74,10 +74,16 @@ func TestUpgradeResumesAnInterruptedStep(t *testing.T) {
 			t.Fatalf("a stale count survived the backfill: %d", n)
 		}
 		got := schemaObjects(t, db)
-		for _, want := range []string{"trigger keymanager_secrets_count_insert", "trigger keymanager_secrets_count_update",
-			"trigger keymanager_secrets_count_delete"} {
+		for _, want := range []string{"trigger keymanager_count_secrets_insert", "trigger keymanager_count_secrets_delete",
+			"trigger keymanager_count_orders_insert", "table " + projectCountsTable} {
 			if !slices.Contains(got, want) {
 				t.Errorf("missing %s after the resumed upgrade; schema: %v", want, got)
+			}
+		}
+		// Step 3 replaced step 2's counter.
+		for _, gone := range []string{"trigger keymanager_secrets_count_insert", "table " + legacyCountsTable} {
+			if slices.Contains(got, gone) {
+				t.Errorf("%s should be gone after step 3; schema: %v", gone, got)
 			}
 		}
 		// The triggers keep counting after the resumed step.
@@ -135,7 +141,7 @@ func TestUpgradeRefusesMissingTriggerPrivilege(t *testing.T) {
 // triggers then needs SUPER unless log_bin_trust_function_creators is on.
 func TestPrivilegeErrorsWithBinaryLogging(t *testing.T) {
 	all := grants{schema: map[string]bool{"CREATE": true, "INDEX": true, "TRIGGER": true, "INSERT": true,
-		"UPDATE": true, "DELETE": true, "SELECT": true}}
+		"UPDATE": true, "DELETE": true, "SELECT": true, "DROP": true}}
 	p := upgradePlan{keymanager: keymanagerSteps}
 	needs, triggers := p.needs()
 	want := "missing database privileges: binary logging is on and log_bin_trust_function_creators is off, so " +
@@ -156,11 +162,14 @@ func TestPrivilegeErrorsWithBinaryLogging(t *testing.T) {
 	if err := privilegeErrors("'barbican'@'%'", "barbican", super, needs, triggers, binlogState{logBin: true}); err != nil {
 		t.Fatalf("SUPER should be enough: %v", err)
 	}
-	// A table-level TRIGGER grant on secrets counts; none at all does not.
+	// Table-level TRIGGER grants on the counted tables count; none at all does not.
 	tableLevel := grants{schema: map[string]bool{"CREATE": true, "INDEX": true, "INSERT": true, "UPDATE": true,
-		"DELETE": true, "SELECT": true}, table: map[string]map[string]bool{"secrets": {"TRIGGER": true}}}
+		"DELETE": true, "SELECT": true, "DROP": true}, table: map[string]map[string]bool{}}
+	for _, c := range countedTables {
+		tableLevel.table[c.table] = map[string]bool{"TRIGGER": true}
+	}
 	if err := privilegeErrors("'b'@'%'", "barbican", tableLevel, needs, triggers, binlogState{}); err != nil {
-		t.Fatalf("TRIGGER on secrets should be enough: %v", err)
+		t.Fatalf("TRIGGER on the counted tables should be enough: %v", err)
 	}
 }
 

@@ -147,11 +147,14 @@ func (tx *Tx) ListSecrets(q SecretQuery) (page []SecretView, total int, err erro
 // the non-deleted ones already expired (a range on the expiration index that
 // touches only expired rows).
 func (tx *Tx) projectSecretTotal(projectID string) (int, error) {
-	n, err := tx.count("SELECT COALESCE((SELECT live FROM "+countsTable+" WHERE project_id = ?), 0) - "+
-		"(SELECT COUNT(*) FROM secrets WHERE project_id = ? AND deleted = 0 AND expiration <= ?)",
-		projectID, projectID, formatTime(tx.now))
+	live, err := tx.ProjectCount(projectID, CountSecrets)
 	if err != nil {
 		return 0, fmt.Errorf("count project secrets: %w", err)
 	}
-	return n, nil
+	expired, err := tx.count("SELECT COUNT(*) FROM secrets WHERE project_id = ? AND deleted = 0 AND expiration <= ?",
+		projectID, formatTime(tx.now))
+	if err != nil {
+		return 0, fmt.Errorf("count expired project secrets: %w", err)
+	}
+	return live - expired, nil
 }
