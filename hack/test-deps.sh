@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test-deps.sh provides everything the test suite needs: MariaDB, SoftHSM2,
-# the barbican CLI and the envtest binaries. It is idempotent, needs no stdin
+# the barbican CLI, the reference Barbican and the envtest binaries. It is idempotent, needs no stdin
 # and is what `make test` runs first.
 #
 # With CI=true every missing component fails the run; otherwise a missing
@@ -10,6 +10,7 @@
 #   KEYMANAGER_TEST_DB_URL  MariaDB URL for tests
 #   KUBEBUILDER_ASSETS      directory holding kube-apiserver and etcd
 #   SOFTHSM2_MODULE         SoftHSM2 PKCS#11 module
+#   KEYMANAGER_TEST_BARBICAN hack/reference-barbican.sh, which runs the reference Barbican
 set -euo pipefail
 # shellcheck source=hack/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -55,6 +56,13 @@ if bash "${REPO_ROOT}/hack/deps/mariadb.sh"; then
 else
 	is_ci && exit 1
 	gaps+=("MariaDB")
+fi
+
+if bash "${REPO_ROOT}/hack/deps/barbican.sh"; then
+	add_export KEYMANAGER_TEST_BARBICAN "${REPO_ROOT}/hack/reference-barbican.sh"
+else
+	is_ci && exit 1
+	gaps+=("reference Barbican")
 fi
 
 if assets="$(bash "${REPO_ROOT}/hack/deps/envtest.sh")"; then

@@ -19,8 +19,6 @@ import (
 	"github.com/keymanager-io/keymanager/server/api"
 	"github.com/keymanager-io/keymanager/server/auth"
 	"github.com/keymanager-io/keymanager/server/config"
-	"github.com/keymanager-io/keymanager/server/crypto/simplecrypto"
-	"github.com/keymanager-io/keymanager/server/crypto/storecrypto"
 	"github.com/keymanager-io/keymanager/server/orders"
 	"github.com/keymanager-io/keymanager/server/policy"
 	"github.com/keymanager-io/keymanager/server/store"
@@ -46,6 +44,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	warnExposedNoAuth(cfg, log)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the data directory %s: %w", cfg.DataDir, err)
 	}
@@ -58,25 +57,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 			_ = db.Close()
 		}
 	}()
-	if cfg.DBAutoMigrate {
-		if err := db.Upgrade(ctx); err != nil {
-			return nil, fmt.Errorf("upgrading the database schema: %w", err)
+	if err := prepareSchema(ctx, cfg, db, log); err != nil {
+		return nil, err
+	}
+	plugin, err := cryptoPlugins(ctx, cfg, db, log)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := newSecretStores(cfg, db, plugin)
+	if err != nil {
+		return nil, err
+	}
+	if secrets.MultipleBackends() {
+		if _, err := syncSecretStores(ctx, db, secrets, log); err != nil {
+			return nil, err
 		}
-	}
-	keks, err := loadKEKs(cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	plugin, err := simplecrypto.New(keks, simplecrypto.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("configuring simple_crypto: %w", err)
-	}
-	secrets, err := storecrypto.New(db, storecrypto.Options{
-		Backends: []storecrypto.Backend{{Name: "Software Only Crypto", Plugin: plugin}},
-		Now:      clock,
-	})
-	if err != nil {
-		return nil, err
 	}
 	enforcer, err := policy.NewEnforcer(policy.Options{EnforceNewDefaults: cfg.EnforceNewDefaults, PolicyFile: cfg.PolicyFile})
 	if err != nil {
@@ -118,28 +113,6 @@ func OpenDB(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.DB
 		return nil, fmt.Errorf("opening the database: %w", err)
 	}
 	return db, nil
-}
-
-// loadKEKs reads the simple_crypto KEKs from KEYMANAGER_KEK, else from the KEK file, generating that file on
-// first start. The keys never reach a log line.
-func loadKEKs(cfg config.Config, log *slog.Logger) ([]simplecrypto.Key, error) {
-	if text, ok := os.LookupEnv("KEYMANAGER_KEK"); ok && strings.TrimSpace(text) != "" {
-		keys, err := simplecrypto.ParseKEKs(text)
-		if err != nil {
-			return nil, fmt.Errorf("KEYMANAGER_KEK: %w", err)
-		}
-		return keys, nil
-	}
-	path := cfg.KEKPath()
-	keys, created, err := simplecrypto.LoadOrCreateKEKFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("loading the KEK file: %w", err)
-	}
-	if created {
-		log.Warn("generated a new simple_crypto KEK; back it up; without it no secret can be decrypted",
-			slog.String("kek_file", path))
-	}
-	return keys, nil
 }
 
 // Handler is the server's HTTP handler (for tests and embedding).

@@ -31,9 +31,11 @@ func dbCommand() *cobra.Command {
 		Long: `Database schema commands. The schema is Barbican's (alembic head 8c74e2d7f1ff), so a database restored
 from a Barbican dump is upgraded in place and one created here can be opened by the reference server.`,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return config.ApplyEnv(cmd.Flags(), os.LookupEnv)
+			return cfg.Resolve(cmd.Flags(), os.LookupEnv)
 		},
 	}
+	cmd.PersistentFlags().StringVar(&cfg.BarbicanConf, "barbican-conf", cfg.BarbicanConf,
+		"an existing Barbican's barbican.conf to take the database URL from ([database] connection); --db-url and KEYMANAGER_DB_URL override it")
 	cmd.PersistentFlags().StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory of the default SQLite database")
 	cmd.PersistentFlags().StringVarP(&cfg.DBURL, "db-url", "d", cfg.DBURL,
 		"database URL (sqlite:///path or mysql://user:pass@host:3306/db; default: SQLite under --data-dir)")
@@ -70,7 +72,7 @@ from a Barbican dump is upgraded in place and one created here can be opened by 
 			return printCurrent(cmd, db)
 		},
 	}
-	cmd.AddCommand(upgrade, current)
+	cmd.AddCommand(upgrade, current, cleanCommand(&cfg), syncSecretStoresCommand(&cfg))
 	return cmd
 }
 

@@ -27,13 +27,24 @@ X-Project-Id / X-Roles / X-User-Id, and listens on 127.0.0.1:9311:
   keymanager serve
   barbican --no-auth --endpoint http://127.0.0.1:9311 --os-project-id demo secret store --payload s3cr3t
 
-Every flag can also be set by an environment variable: --db-url is KEYMANAGER_DB_URL, and so on; a flag on
-the command line wins. KEYMANAGER_KEK may hold the KEKs (comma or newline separated) instead of a file.`,
-		Example: `  keymanager serve --db-url mysql://barbican:PASSWORD@db:3306/barbican --host-href https://kms.example.com
-  KEYMANAGER_DB_URL=mysql://barbican:PASSWORD@db/barbican keymanager serve --listen 0.0.0.0:9311`,
+No-auth makes every client that reaches the server the project it names, and admin without X-Roles, so the
+server refuses a --listen address other than loopback: put an authenticating proxy in front of 127.0.0.1, or,
+on a trusted network only, pass --insecure-noauth-any-address (it then warns at every start).
+
+Taking over a Barbican deployment, --barbican-conf reads its barbican.conf: the database URL, the
+[simple_crypto_plugin] kek lines, host_href, the size and paging limits. Against a database that already
+holds secrets the server checks that the KEKs unwrap them and never generates a KEK, and it changes the
+schema of neither (unless it is SQLite or empty) without --db-auto-migrate=true or 'manage db upgrade'.
+
+Every flag can also be set by an environment variable: --db-url is KEYMANAGER_DB_URL, and so on. Precedence:
+defaults < barbican.conf < environment < command line. KEYMANAGER_KEK may hold the KEKs (comma or newline
+separated, active first) instead of a file.`,
+		Example: `  keymanager manage db upgrade --barbican-conf /etc/barbican/barbican.conf && keymanager serve --barbican-conf /etc/barbican/barbican.conf
+  KEYMANAGER_DB_URL=mysql://barbican:PASSWORD@db:3306/barbican keymanager serve --host-href https://kms.example.com
+  keymanager serve --listen 10.0.0.5:9311 --insecure-noauth-any-address   # trusted network only`,
 		Args: cobra.NoArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := config.ApplyEnv(cmd.Flags(), os.LookupEnv); err != nil {
+			if err := cfg.Resolve(cmd.Flags(), os.LookupEnv); err != nil {
 				return err
 			}
 			return cfg.Validate()

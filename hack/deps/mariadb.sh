@@ -21,6 +21,16 @@ user_ping() {
 		-e 'SELECT 1' "$DB_NAME" >/dev/null 2>&1
 }
 
+# user_ready also checks the grants that let tests create users with fewer
+# privileges (a user without TRIGGER, for the schema upgrade's privilege check).
+user_ready() {
+	user_ping || return 1
+	local grants
+	grants=$(mariadb --protocol=tcp -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USER" -p"$DB_PASS" \
+		-N -e 'SHOW GRANTS' 2>/dev/null) || return 1
+	grep -q 'CREATE USER' <<<"$grants" && grep -q 'WITH GRANT OPTION' <<<"$grants"
+}
+
 server_ping() {
 	mysqladmin --protocol=tcp -h "$DB_HOST" -P "$DB_PORT" ping >/dev/null 2>&1 ||
 		mysqladmin ping >/dev/null 2>&1
@@ -60,15 +70,19 @@ CREATE USER IF NOT EXISTS '${DB_USER}'@'127.0.0.1' IDENTIFIED BY '${DB_PASS}';
 CREATE USER IF NOT EXISTS '${DB_USER}'@'localhost' IDENTIFIED BY '${DB_PASS}';
 ALTER USER '${DB_USER}'@'127.0.0.1' IDENTIFIED BY '${DB_PASS}';
 ALTER USER '${DB_USER}'@'localhost' IDENTIFIED BY '${DB_PASS}';
-GRANT ALL PRIVILEGES ON \`keymanager\\_%\`.* TO '${DB_USER}'@'127.0.0.1';
-GRANT ALL PRIVILEGES ON \`keymanager\\_%\`.* TO '${DB_USER}'@'localhost';
+GRANT ALL PRIVILEGES ON \`keymanager\\_%\`.* TO '${DB_USER}'@'127.0.0.1' WITH GRANT OPTION;
+GRANT ALL PRIVILEGES ON \`keymanager\\_%\`.* TO '${DB_USER}'@'localhost' WITH GRANT OPTION;
+-- Tests create short-lived users with fewer privileges on their own test
+-- database (testbed.NewMySQLUser) and drop them when they end.
+GRANT CREATE USER ON *.* TO '${DB_USER}'@'127.0.0.1';
+GRANT CREATE USER ON *.* TO '${DB_USER}'@'localhost';
 FLUSH PRIVILEGES;
 SQL
 }
 
 main() {
 	log "MariaDB"
-	if user_ping; then
+	if user_ready; then
 		ok "MariaDB answers on ${DB_HOST}:${DB_PORT} as ${DB_USER}"
 		return 0
 	fi
@@ -87,8 +101,8 @@ main() {
 	if is_root; then
 		provision
 	fi
-	if ! user_ping; then
-		missing "MariaDB" "user ${DB_USER} cannot reach ${DB_NAME} on ${DB_HOST}:${DB_PORT}"
+	if ! user_ready; then
+		missing "MariaDB" "user ${DB_USER} cannot reach ${DB_NAME} on ${DB_HOST}:${DB_PORT} or lacks CREATE USER / GRANT OPTION; re-run as root"
 		return 1
 	fi
 	ok "MariaDB ready: mysql://${DB_USER}:***@${DB_HOST}:${DB_PORT}/${DB_NAME}"

@@ -121,3 +121,63 @@ func redact(rawURL string) string {
 	}
 	return u.Redacted()
 }
+
+// NewMySQLUser creates a user holding exactly privileges (for example "SELECT, INSERT, CREATE") on the database
+// of dbURL, a URL from NewMySQLDatabase, drops the user when the test ends, and returns dbURL with that user's
+// credentials. Tests use it to meet a database account with fewer rights than the test user. It needs the
+// CREATE USER privilege and GRANT OPTION that hack/deps/mariadb.sh gives the test user.
+func NewMySQLUser(t testing.TB, dbURL, privileges string) string {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatalf("%v: cannot parse the test database URL", ErrBadURL)
+	}
+	dbName := strings.TrimPrefix(u.Path, "/")
+	suffix, err := randomName()
+	if err != nil {
+		t.Fatalf("naming test user: %v", err)
+	}
+	user := "km_" + strings.TrimPrefix(suffix, dbPrefix)
+	pass := strings.TrimPrefix(suffix, dbPrefix) + "Pw"
+	dsn, err := DSN(dbURL)
+	if err != nil {
+		t.Fatalf("test database URL: %v", err)
+	}
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatalf("opening MariaDB: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+	defer cancel()
+	// Every host the test may connect from: a more specific host entry (an anonymous ''@'localhost') would
+	// otherwise win over '%'.
+	hosts := []string{"localhost", "127.0.0.1", "%"}
+	t.Cleanup(func() {
+		defer db.Close()
+		for _, h := range hosts {
+			if _, err := db.ExecContext(context.Background(), "DROP USER IF EXISTS '"+user+"'@'"+h+"'"); err != nil {
+				t.Errorf("dropping test user %s@%s: %v", user, h, err)
+			}
+		}
+	})
+	for _, h := range hosts {
+		if _, err := db.ExecContext(ctx, "CREATE USER '"+user+"'@'"+h+"' IDENTIFIED BY '"+pass+"'"); err != nil {
+			Require(t, "MariaDB test user with CREATE USER (re-run hack/test-deps.sh as root)",
+				fmt.Errorf("creating a test user: %w", err))
+			return ""
+		}
+		if _, err := db.ExecContext(ctx, "GRANT "+privileges+" ON `"+GrantPattern(dbName)+"`.* TO '"+user+"'@'"+h+"'"); err != nil {
+			Require(t, "MariaDB test user with GRANT OPTION (re-run hack/test-deps.sh as root)",
+				fmt.Errorf("granting %s to a test user: %w", privileges, err))
+			return ""
+		}
+	}
+	u.User = url.UserPassword(user, pass)
+	return u.String()
+}
+
+// GrantPattern escapes the wildcards of a database name for GRANT … ON `name`.*: unescaped, `_` matches any
+// character, and a grantor whose own grant is a pattern (`keymanager\_%`) may not grant on a broader one.
+func GrantPattern(dbName string) string {
+	return strings.NewReplacer(`_`, `\_`, `%`, `\%`).Replace(dbName)
+}

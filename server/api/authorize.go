@@ -27,7 +27,7 @@ func (k accepts) ok(r *http.Request) bool {
 	case acceptAnyType:
 		return acceptsAnyType(r)
 	case acceptHTML:
-		return acceptsOnly(r, "text/html")
+		return pecanAccepts(r, "text/html")
 	}
 	return acceptsJSON(r)
 }

@@ -49,10 +49,10 @@ func TestVersionDiscovery(t *testing.T) {
 		s.expect(as{}, request{method: "GET", path: "/", header: map[string]string{"OpenStack-API-Version": "key-manager one"}},
 			http.StatusBadRequest)
 	})
-	t.Run("build query", func(t *testing.T) {
-		resp := s.expect(as{}, request{method: "GET", path: "/?build"}, http.StatusMultipleChoices)
-		if _, ok := resp.json(t)["build"]; !ok {
-			t.Fatalf("expected a build key: %s", resp.body)
+	t.Run("build query is a 200 with the version", func(t *testing.T) {
+		resp := s.expect(as{}, request{method: "GET", path: "/?build"}, http.StatusOK)
+		if string(resp.body) != `{"build":"dev"}`+"\n" {
+			t.Fatalf("expected the build version: %s", resp.body)
 		}
 	})
 	t.Run("POST / is a JSON 405", func(t *testing.T) {
@@ -89,19 +89,36 @@ func TestCrossCuttingBehaviour(t *testing.T) {
 		who    as
 		req    request
 		status int
-		desc   any // nil: do not check; "<null>": JSON null
+		desc   any // nil: do not check; "<null>": JSON null (a string, "" included, is compared)
 		allow  string
 	}{
 		"a trailing slash on a collection POST works": {
 			who: admin, req: request{method: "POST", path: "/v1/secrets/", body: `{}`}, status: 201},
 		"a trailing slash on a resource works": {
 			who: admin, req: request{method: "GET", path: "/v1/secrets/" + id + "/"}, status: 200},
-		"an unknown path is a JSON 404": {
-			who: admin, req: request{method: "GET", path: "/v1/nothing"}, status: 404, desc: "<null>"},
+		"an unknown path is a JSON 404 with an empty description": {
+			who: admin, req: request{method: "GET", path: "/v1/nothing"}, status: 404, desc: ""},
 		"PUT on the collection is 405 with Allow": {
-			who: admin, req: request{method: "PUT", path: "/v1/secrets"}, status: 405, allow: "POST"},
+			who: admin, req: request{method: "PUT", path: "/v1/secrets"}, status: 405, allow: "GET, POST", desc: ""},
 		"POST on a secret is 405": {
-			who: admin, req: request{method: "POST", path: "/v1/secrets/" + id}, status: 405},
+			who: admin, req: request{method: "POST", path: "/v1/secrets/" + id}, status: 405, allow: "DELETE, GET, PUT", desc: ""},
+		"a wrong method asking for JSON is 406, as pecan's default handler only makes text/html": {
+			who: admin, req: request{method: "PUT", path: "/v1/secrets", header: map[string]string{"Accept": "application/json"}},
+			status: 406},
+		"a wrong method accepting text/html is 405": {
+			who: admin, req: request{method: "PATCH", path: "/v1/secrets/" + id, header: map[string]string{"Accept": "text/html"}},
+			status: 405, allow: "DELETE, GET, PUT"},
+		"HEAD is not served: the reference has no HEAD handlers": {
+			who: admin, req: request{method: "HEAD", path: "/v1/secrets"}, status: 405, allow: "GET, POST"},
+		"HEAD asking for JSON is 406": {
+			who: admin, req: request{method: "HEAD", path: "/v1/secrets/" + id, header: map[string]string{"Accept": "application/json"}},
+			status: 406},
+		"HEAD on a missing secret is 404 first": {
+			who: admin, req: request{method: "HEAD", path: "/v1/secrets/8d3c3e43-4b1f-4e36-9b69-2f1f1e1b2d3c"}, status: 404},
+		"PATCH on a payload is 405": {
+			who: admin, req: request{method: "PATCH", path: "/v1/secrets/" + id + "/payload"}, status: 405, desc: ""},
+		"POST on a metadatum is 405": {
+			who: admin, req: request{method: "POST", path: "/v1/secrets/" + id + "/metadata/k"}, status: 405, desc: ""},
 		"POST on a missing secret is 404 before 405": {
 			who: admin, req: request{method: "POST", path: "/v1/secrets/8d3c3e43-4b1f-4e36-9b69-2f1f1e1b2d3c"},
 			status: 404, desc: "Secret not found."},
@@ -115,13 +132,16 @@ func TestCrossCuttingBehaviour(t *testing.T) {
 			who: admin, req: request{method: "GET", path: "/v1/secrets/8d3c3e43-4b1f-1e36-9b69-2f1f1e1b2d3c"}, status: 404,
 			desc: "Not Found. Provided secret id is invalid."},
 		"an unknown sub-resource is 404": {
-			who: admin, req: request{method: "GET", path: "/v1/secrets/" + id + "/nothing"}, status: 404},
+			who: admin, req: request{method: "GET", path: "/v1/secrets/" + id + "/nothing"}, status: 404, desc: ""},
 		"a missing secret is 404": {
 			who: admin, req: request{method: "GET", path: "/v1/secrets/8d3c3e43-4b1f-4e36-9b69-2f1f1e1b2d3c"}, status: 404,
 			desc: "Secret not found."},
-		"listing with Accept text/plain is 406": {
+		"listing with Accept text/plain is 406 with a null description": {
 			who: admin, req: request{method: "GET", path: "/v1/secrets", header: map[string]string{"Accept": "text/plain"}},
 			status: 406, desc: "<null>"},
+		"a metadatum with Accept text/html is 406 with a null description": {
+			who: admin, req: request{method: "GET", path: "/v1/secrets/" + id + "/metadata/k",
+				header: map[string]string{"Accept": "text/html"}}, status: 406, desc: "<null>"},
 		"listing with Accept application/* is fine": {
 			who: admin, req: request{method: "GET", path: "/v1/secrets", header: map[string]string{"Accept": "application/*"}},
 			status: 200},
@@ -167,13 +187,25 @@ func TestCrossCuttingBehaviour(t *testing.T) {
 					t.Errorf("expected description %q, got %q", tc.desc, d)
 				}
 			}
-			if tc.allow != "" && !strings.Contains(resp.header.Get("Allow"), tc.allow) {
+			if tc.allow != "" && resp.header.Get("Allow") != tc.allow {
 				t.Errorf("expected Allow %q, got %q", tc.allow, resp.header.Get("Allow"))
 			}
 			if resp.header.Get("Openstack-Api-Version") == "" {
 				t.Errorf("every /v1 response should echo the microversion")
 			}
 		})
+	}
+}
+
+func TestOptionsIsAnEmpty200(t *testing.T) {
+	s := newSetup(t)
+	// oslo's CORS filter, outermost in the reference, answers OPTIONS itself whatever the app says, even without
+	// credentials: an empty 200 with no Content-Type and no request id.
+	for _, path := range []string{"/", "/v1/secrets", "/v1/secrets/not-a-uuid", "/v1/nothing"} {
+		r := s.expect(as{}, request{method: "OPTIONS", path: path}, http.StatusOK)
+		if len(r.body) != 0 || r.header.Get("Content-Type") != "" || r.header.Get("X-Openstack-Request-Id") != "" {
+			t.Errorf("OPTIONS %s: want a bare 200, got %v %q", path, r.header, r.body)
+		}
 	}
 }
 

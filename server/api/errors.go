@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -10,7 +11,7 @@ import (
 )
 
 // Error is an HTTP error answered in Barbican's shape: {"code": N, "title": "...", "description": "..."}.
-// Description is nil for bare aborts (routing 404/405/406), which the reference renders as null.
+// Description is nil only for the bare 406 of an Accept check, which the reference renders as null.
 type Error struct {
 	Status      int
 	Description *string
@@ -30,8 +31,14 @@ func newError(status int, description string) *Error {
 	return &Error{Status: status, Description: &description}
 }
 
-// bareError is an abort without a description (routing errors, 406 from the Accept check).
-func bareError(status int) *Error { return &Error{Status: status} }
+// bareError is an abort without a message. The reference renders them differently (measured): routing 404s and
+// 405s carry "description": "", the 406 of pecan's Accept check carries "description": null.
+func bareError(status int) *Error {
+	if status == http.StatusNotAcceptable {
+		return &Error{Status: status}
+	}
+	return newError(status, "")
+}
 
 // issue is a Barbican HTTP exception raised inside a handler: "{op} issue seen - {message}.".
 func issue(status int, op, message string) *Error {
@@ -52,6 +59,7 @@ var titles = map[int]string{
 	http.StatusMethodNotAllowed:      "Method Not Allowed",
 	http.StatusNotAcceptable:         "Not Acceptable",
 	http.StatusConflict:              "Conflict",
+	statusClientClosedRequest:        "Client Closed Request",
 	http.StatusRequestEntityTooLarge: "Request Entity Too Large",
 	http.StatusUnsupportedMediaType:  "Unsupported Media Type",
 	http.StatusInternalServerError:   "Internal Server Error",
@@ -69,12 +77,15 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, op string, err 
 	writeErrorBody(w, r, a.asError(r, op, err))
 }
 
-// asError turns err into its answer. *Error values are kept as they are; store.ErrUnavailable becomes a 503;
+// asError turns err into its answer. A request whose client went away is a 499; *Error values are kept as they
+// are; store.ErrUnavailable becomes a 503;
 // store.ErrInvalid (a value that can never be stored) a 400; anything else is a 500 whose description names the
 // operation and the request id but never the cause, which is logged.
 func (a *API) asError(r *http.Request, op string, err error) *Error {
 	var apiErr *Error
 	switch {
+	case clientGone(r):
+		return clientClosed(r, op, err)
 	case errors.As(err, &apiErr):
 		return apiErr
 	case errors.Is(err, store.ErrUnavailable):
@@ -88,6 +99,23 @@ func (a *API) asError(r *http.Request, op string, err error) *Error {
 		return newError(http.StatusInternalServerError,
 			op+" failure seen - please contact site administrator. Request ID: "+requestID(r))
 	}
+}
+
+// statusClientClosedRequest is nginx's 499: the client closed the connection before the answer. It is what logs and
+// metrics record for such a request, so that a client going away never counts as a server fault.
+const statusClientClosedRequest = 499
+
+// clientGone reports whether the request's client has closed (or half-closed) its connection: net/http then
+// cancels the request's context, and whatever the handler was waiting for fails with that cancellation -- or, on
+// MariaDB, with the driver's error for the connection it dropped. Once the client is gone, either way the failure
+// is the client's doing.
+func clientGone(r *http.Request) bool { return errors.Is(r.Context().Err(), context.Canceled) }
+
+// clientClosed is the answer to a request whose client went away (nobody reads it; logs and metrics do). A write
+// in progress was rolled back whole or committed whole by the store (see store.DB.Write).
+func clientClosed(r *http.Request, op string, err error) *Error {
+	logger(r).Info("client closed request", slog.String("operation", op), slog.Any("error", err))
+	return newError(statusClientClosedRequest, op+" abandoned - the client closed the connection.")
 }
 
 func writeErrorBody(w http.ResponseWriter, r *http.Request, e *Error) {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 )
 
@@ -31,71 +30,41 @@ var knownMediaTypes = func() map[string]bool {
 	return m
 }()
 
-type mediaRange struct {
-	typ string
-	q   float64
-}
-
-func parseAccept(header string) []mediaRange {
-	var out []mediaRange
-	for _, part := range strings.Split(header, ",") {
-		fields := strings.Split(part, ";")
-		typ := strings.ToLower(strings.TrimSpace(fields[0]))
-		if typ == "" {
-			continue
-		}
-		q := 1.0
-		for _, p := range fields[1:] {
-			k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
-			if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-					q = f
-				}
-			}
-		}
-		out = append(out, mediaRange{typ: typ, q: q})
-	}
-	return out
-}
-
-func rangeMatches(rng, typ string) bool {
-	if rng == "*/*" || rng == typ {
-		return true
-	}
-	if major, ok := strings.CutSuffix(rng, "/*"); ok {
-		return strings.HasPrefix(typ, major+"/")
-	}
-	return false
-}
-
 // acceptsJSON is the Accept check of a JSON handler.
-func acceptsJSON(r *http.Request) bool { return acceptsOnly(r, mediaJSON) }
+func acceptsJSON(r *http.Request) bool { return pecanAccepts(r, mediaJSON) }
 
-// acceptsOnly is the Accept check of a handler that produces one media type.
-func acceptsOnly(r *http.Request, produced string) bool {
-	header := r.Header.Get("Accept")
-	if header == "" || header == "*/*" || strings.HasPrefix(header, produced) {
+// pecanAccepts is pecan's Accept check of a handler that produces offers: no Accept, an empty one or exactly */*
+// passes; otherwise some offer must be acceptable by WebOb's rules (an invalid header accepts everything), or the
+// raw header must start with an offer ("application/json;q=0" passes, as it does there).
+func pecanAccepts(r *http.Request, offers ...string) bool {
+	header := acceptHeader(r)
+	if header == "" || header == "*/*" || len(acceptableOffers(header, offers)) > 0 {
 		return true
 	}
-	for _, rng := range parseAccept(header) {
-		if rng.q > 0 && rangeMatches(rng.typ, produced) {
+	for _, o := range offers {
+		if strings.HasPrefix(header, o) {
 			return true
 		}
 	}
 	return false
 }
 
+// acceptHeader is the request's Accept value as a WSGI server hands it over: repeated headers joined by commas.
+func acceptHeader(r *http.Request) string { return strings.Join(r.Header.Values("Accept"), ", ") }
+
 // acceptsAnyType is the Accept check of an all-types handler.
 func acceptsAnyType(r *http.Request) bool {
-	header := r.Header.Get("Accept")
+	header := acceptHeader(r)
 	if header == "" || header == "*/*" {
 		return true
 	}
-	for _, rng := range parseAccept(header) {
-		if rng.q <= 0 {
-			continue
-		}
-		if strings.HasSuffix(rng.typ, "/*") || knownMediaTypes[rng.typ] {
+	ranges, valid := parseAcceptHeader(header)
+	if !valid {
+		return true // WebOb ignores an invalid Accept header
+	}
+	// A wildcard range is taken as satisfiable: knownMediaTypes is a subset of the host's mime.types.
+	for _, rng := range ranges {
+		if rng.q > 0 && (rng.subtype == "*" || knownMediaTypes[strings.ToLower(rng.typ+"/"+rng.subtype)]) {
 			return true
 		}
 	}

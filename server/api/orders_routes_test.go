@@ -71,8 +71,8 @@ func TestOrderLookupAndDeletion(t *testing.T) {
 		notFound(admin, request{method: "PUT", path: "/v1/orders/not-a-uuid", body: `{}`})
 		// A known order: the method is refused after the lookup.
 		resp := s.expect(admin, request{method: "PUT", path: "/v1/orders/" + id, body: `{}`}, http.StatusMethodNotAllowed)
-		if d := resp.description(t); d != nil {
-			t.Errorf("routing 405 has a null description, got %v", d)
+		if d := resp.description(t); d != "" || resp.header.Get("Allow") != "DELETE, GET" {
+			t.Errorf("routing 405 has an empty description and Allow: DELETE, GET; got %v, %q", d, resp.header.Get("Allow"))
 		}
 		s.expect(admin, request{method: "GET", path: "/v1/orders/" + id + "/", header: map[string]string{"Accept": "text/plain"}},
 			http.StatusNotAcceptable)

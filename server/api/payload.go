@@ -1,8 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"encoding/base64"
 	"errors"
 	"strings"
 )
@@ -81,33 +79,62 @@ func decodeBase64Text(s string) ([]byte, error) {
 // so a body of nothing but such bytes decodes to an empty payload.
 func decodeBase64Bytes(b []byte) ([]byte, error) { return decodeBase64Lenient(b) }
 
+// decodeBase64Lenient is CPython's binascii.a2b_base64 in its default, non-strict mode, which b64decode uses:
+// bytes outside the alphabet are skipped; a pad sequence ends the input once a quantum has at least two data
+// characters (anything after it is ignored); pads earlier are skipped; a leftover single data character, or an
+// unpadded incomplete quantum, is an error. So "====" decodes to nothing, as the reference stores it.
 func decodeBase64Lenient(s []byte) ([]byte, error) {
-	clean := make([]byte, 0, len(s))
+	out := make([]byte, 0, len(s)*3/4)
+	var quad, pads int
+	var left byte
 	for _, c := range s {
-		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/', c == '=':
-			clean = append(clean, c)
+		if c == '=' {
+			if quad >= 2 {
+				pads++
+				if quad+pads >= 4 {
+					return out, nil
+				}
+			}
+			continue
+		}
+		v, ok := base64Value(c)
+		if !ok {
+			continue
+		}
+		pads = 0
+		switch quad {
+		case 0:
+			left, quad = v, 1
+		case 1:
+			out = append(out, left<<2|v>>4)
+			left, quad = v&0x0f, 2
+		case 2:
+			out = append(out, left<<4|v>>2)
+			left, quad = v&0x03, 3
+		case 3:
+			out = append(out, left<<6|v)
+			left, quad = 0, 0
 		}
 	}
-	// Python stops at the first complete padded quantum; data after padding is an error there too
-	// (binascii "Excess data after padding" only in strict mode), so decode what the padding delimits.
-	if i := bytes.IndexByte(clean, '='); i >= 0 {
-		end := i
-		for end < len(clean) && clean[end] == '=' {
-			end++
-		}
-		if end%4 != 0 {
-			return nil, errBase64
-		}
-		clean = clean[:end]
-	}
-	if len(clean)%4 != 0 {
+	if quad != 0 {
 		return nil, errBase64
 	}
-	out := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
-	n, err := base64.StdEncoding.Decode(out, clean)
-	if err != nil {
-		return nil, errBase64
+	return out, nil
+}
+
+// base64Value is the value of a standard-alphabet character; false for any other byte.
+func base64Value(c byte) (byte, bool) {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return c - 'A', true
+	case c >= 'a' && c <= 'z':
+		return c - 'a' + 26, true
+	case c >= '0' && c <= '9':
+		return c - '0' + 52, true
+	case c == '+':
+		return 62, true
+	case c == '/':
+		return 63, true
 	}
-	return out[:n], nil
+	return 0, false
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,6 +41,14 @@ func (a *API) routes(reg *prometheus.Registry) *http.ServeMux {
 	mux.HandleFunc("GET /v1/orders/{id}", a.getOrder)
 	mux.HandleFunc("DELETE /v1/orders/{id}", a.deleteOrder)
 
+	mux.HandleFunc("GET /v1/secret-stores", a.listSecretStores)
+	mux.HandleFunc("GET /v1/secret-stores/global-default", a.getGlobalDefaultSecretStore)
+	mux.HandleFunc("GET /v1/secret-stores/preferred", a.getPreferredSecretStore)
+	mux.HandleFunc("GET /v1/secret-stores/{id}", a.getSecretStore)
+	mux.HandleFunc("/v1/secret-stores/{id}/{action}", a.secretStoreSubpath)
+	mux.HandleFunc("POST /v1/secret-stores/{id}/preferred", a.setPreferredSecretStore)
+	mux.HandleFunc("DELETE /v1/secret-stores/{id}/preferred", a.deletePreferredSecretStore)
+
 	mux.HandleFunc("GET /v1/transport_keys", a.listTransportKeys)
 	mux.HandleFunc("POST /v1/transport_keys", a.createTransportKey)
 	mux.HandleFunc("GET /v1/transport_keys/{id}", a.getTransportKey)
@@ -59,33 +68,75 @@ var entityLookups = map[string]func(a *API, w http.ResponseWriter, r *http.Reque
 		_, ok := a.lookupOrder(w, r, "Order retrieval", id)
 		return ok
 	},
+	"secret-stores": func(a *API, w http.ResponseWriter, r *http.Request, id string) bool {
+		if id == "global-default" || id == "preferred" {
+			return true // collection routes, not stores
+		}
+		_, ok := a.lookupSecretStore(w, r, "Secret store retrieval", id)
+		return ok
+	},
 	"transport_keys": func(_ *API, w http.ResponseWriter, r *http.Request, id string) bool {
 		return lookupTransportKeyID(w, r, id)
 	},
 }
 
-// route dispatches to the mux, answering unmatched paths and methods in Barbican's JSON error shape (the mux's
-// own answers are plain text).
+// route dispatches to the mux, answering unmatched paths and methods as the reference's pecan app does, in
+// Barbican's JSON error shape (the mux's own answers are plain text):
+//   - an unknown path is a 404; under /v1/{collection}/{id} the entity is looked up first (entityLookups);
+//   - a method the path does not register reaches pecan's default handler of the controller, whose one media
+//     type is text/html: 406 when Accept excludes it (Accept: application/json included), otherwise 405 with
+//     Allow listing the registered methods;
+//   - HEAD is such a method: pecan serves it with no GET handler, so it is refused like any other on the
+//     version root and under /v1.
 func (a *API) route(w http.ResponseWriter, r *http.Request) {
 	h, pattern := a.mux.Handler(r)
-	if pattern != "" {
+	// The healthcheck (oslo's own app) and keymanager's own endpoints keep answering HEAD.
+	headOnGet := r.Method == http.MethodHead && (pattern == "GET /{$}" || strings.HasPrefix(pattern, "GET /v1"))
+	if pattern != "" && !headOnGet {
 		stateOf(r).pattern = pattern
 		a.mux.ServeHTTP(w, r)
 		return
 	}
-	probe := &probeWriter{header: http.Header{}}
-	h.ServeHTTP(probe, r)
+	allow, known := a.allowed(r, h, headOnGet)
 	if collection, id, ok := entityPath(r.URL.Path); ok {
-		if lookup, known := entityLookups[collection]; known && !lookup(a, w, r, id) {
+		if lookup, found := entityLookups[collection]; found && !lookup(a, w, r, id) {
 			return
 		}
 	}
-	e := bareError(http.StatusNotFound)
-	if probe.status == http.StatusMethodNotAllowed {
-		e = bareError(http.StatusMethodNotAllowed)
-		e.Allow = probe.header.Get("Allow")
+	switch {
+	case !known:
+		writeErrorBody(w, r, bareError(http.StatusNotFound))
+	case !pecanAccepts(r, "text/html"):
+		writeErrorBody(w, r, bareError(http.StatusNotAcceptable))
+	default:
+		e := bareError(http.StatusMethodNotAllowed)
+		e.Allow = allow
+		writeErrorBody(w, r, e)
 	}
-	writeErrorBody(w, r, e)
+}
+
+// allowed reports whether the request's path is a route for some method, and which methods (sorted, HEAD
+// left out: the reference never serves it). h is the mux's handler for the request as it came.
+func (a *API) allowed(r *http.Request, h http.Handler, headOnGet bool) (allow string, known bool) {
+	if headOnGet {
+		// The mux matched HEAD to a GET route; ask it about a method no route has to learn the others.
+		probe := *r
+		probe.Method = "KEYMANAGER-PROBE"
+		h, _ = a.mux.Handler(&probe)
+	}
+	p := &probeWriter{header: http.Header{}}
+	h.ServeHTTP(p, r)
+	if p.status != http.StatusMethodNotAllowed {
+		return "", false
+	}
+	var methods []string
+	for _, m := range strings.Split(p.header.Get("Allow"), ",") {
+		if m = strings.TrimSpace(m); m != "" && m != http.MethodHead {
+			methods = append(methods, m)
+		}
+	}
+	slices.Sort(methods)
+	return strings.Join(methods, ", "), true
 }
 
 // entityPath splits /v1/{collection}/{id}[/…].

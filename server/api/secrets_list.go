@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keymanager-io/keymanager/server/policy"
 	"github.com/keymanager-io/keymanager/server/store"
@@ -141,12 +142,13 @@ func parseDateFilter(v string) ([]store.TimeFilter, bool) {
 				return nil, false
 			}
 		}
-		t, err := parseISOTime(strings.TrimSpace(value))
+		// The reference parses the text after the operator as it is: no trimming (" 2026-01-01" is refused).
+		t, err := parseISOTime(value)
 		if err != nil {
 			return nil, false
 		}
 		seen[op] = true
-		out = append(out, store.TimeFilter{Op: op, Value: t})
+		out = append(out, store.TimeFilter{Op: op, Value: clampStoredTime(t.UTC())})
 	}
 	return out, true
 }
@@ -177,4 +179,21 @@ func parseSort(v string) ([]store.SortKey, bool) {
 		out = append(out, store.SortKey{Column: col, Desc: dir == "desc"})
 	}
 	return out, true
+}
+
+// Stored timestamps are naive DATETIMEs of the years 1-9999. A bound whose UTC value falls outside (a valid
+// 9999-12-31T23:00:00-05:00) compares like the nearest representable instant, which selects the same rows.
+var (
+	minStoredTime = time.Date(1, time.January, 1, 0, 0, 0, 0, time.UTC)
+	maxStoredTime = time.Date(9999, time.December, 31, 23, 59, 59, 999999000, time.UTC)
+)
+
+func clampStoredTime(t time.Time) time.Time {
+	switch {
+	case t.Before(minStoredTime):
+		return minStoredTime
+	case t.After(maxStoredTime):
+		return maxStoredTime
+	}
+	return t
 }

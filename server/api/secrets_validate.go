@@ -80,9 +80,11 @@ func (a *API) validateNewSecret(body any, now time.Time, parent string) (*newSec
 	if s, ok := obj["transport_key_id"].(string); ok {
 		ns.transportKeyID = &s
 	}
-	if s, ok := obj["expiration"].(string); ok && strings.TrimSpace(s) != "" {
-		t, err := parseISOTime(strings.TrimSpace(s))
-		if err != nil {
+	if s, ok := obj["expiration"].(string); ok && pyStrip(s) != "" {
+		t, err := parseISOTime(pyStrip(s))
+		// The reference converts to naive UTC with plain datetime arithmetic, which overflows past the years
+		// 1-9999 (an OverflowError it answers with 500); such a date is a client error here.
+		if t = t.UTC(); err != nil || t.Year() < 1 || t.Year() > 9999 {
 			return nil, invalidObject(schema, "Invalid date for 'expiration'", "expiration")
 		}
 		if !t.After(now) {
@@ -135,32 +137,4 @@ func (a *API) validateNewSecret(body any, now time.Time, parent string) (*newSec
 		ns.contentType = ctText
 	}
 	return ns, nil
-}
-
-// isoLayouts are the forms oslo's parse_isotime (the iso8601 library) accepts that clients send in practice.
-var isoLayouts = []string{
-	time.RFC3339Nano,
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02T15:04:05Z0700",
-	"2006-01-02T15:04:05.999999999Z0700",
-	"2006-01-02T15:04Z07:00",
-	"2006-01-02T15:04",
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02",
-}
-
-// parseISOTime parses an ISO-8601 timestamp; a value without zone is UTC. The result is UTC.
-func parseISOTime(s string) (time.Time, error) {
-	var firstErr error
-	for _, layout := range isoLayouts {
-		t, err := time.Parse(layout, s)
-		if err == nil {
-			return t.UTC(), nil
-		}
-		if firstErr == nil {
-			firstErr = err
-		}
-	}
-	return time.Time{}, firstErr
 }

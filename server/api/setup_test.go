@@ -62,15 +62,19 @@ type setupConfig struct {
 	skipClock bool
 	logOut    io.Writer
 	noWorkers bool
-	orders    orders.Options
+	multiple  bool
 }
 
 func withDB(url string) setupOption                 { return func(c *setupConfig) { c.dbURL = url } }
 func withConfig(f func(*Config)) setupOption        { return func(c *setupConfig) { f(&c.cfg) } }
 func withPolicy(o policy.Options) setupOption       { return func(c *setupConfig) { c.policy = o } }
 func withKEKs(keys ...simplecrypto.Key) setupOption { return func(c *setupConfig) { c.keks = keys } }
-func withRealClock() setupOption                    { return func(c *setupConfig) { c.skipClock = true } }
-func withLogOutput(w io.Writer) setupOption         { return func(c *setupConfig) { c.logOut = w } }
+
+// withMultipleBackends enables Barbican's multiple secret stores and synchronises the secret_stores rows, as
+// the server does at start.
+func withMultipleBackends() setupOption     { return func(c *setupConfig) { c.multiple = true } }
+func withRealClock() setupOption            { return func(c *setupConfig) { c.skipClock = true } }
+func withLogOutput(w io.Writer) setupOption { return func(c *setupConfig) { c.logOut = w } }
 
 // withoutOrderWorkers leaves orders PENDING: no pool processes them.
 func withoutOrderWorkers() setupOption { return func(c *setupConfig) { c.noWorkers = true } }
@@ -111,9 +115,19 @@ func newSetup(t testing.TB, opts ...setupOption) *setup {
 		t.Fatal(err)
 	}
 	secrets, err := storecrypto.New(db, storecrypto.Options{
-		Backends: []storecrypto.Backend{{Name: "Software Only Crypto", Plugin: plugin}}, Now: now})
+		Backends: []storecrypto.Backend{{Name: "Software Only Crypto", Plugin: plugin}}, Now: now,
+		MultipleBackends: sc.multiple})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if sc.multiple {
+		err := db.Write(ctx, func(tx *store.Tx) error {
+			_, err := tx.SyncSecretStores(secrets.SecretStoreRows())
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	enforcer, err := policy.NewEnforcer(sc.policy)
 	if err != nil {
@@ -128,8 +142,7 @@ func newSetup(t testing.TB, opts ...setupOption) *setup {
 		Registry: prometheus.NewRegistry(), Now: now}
 	var pool *orders.Pool
 	if !sc.noWorkers {
-		o := sc.orders
-		o.Registry, o.Now, o.Logger = deps.Registry, now, deps.Logger
+		o := orders.Options{Registry: deps.Registry, Now: now, Logger: deps.Logger}
 		if pool, err = orders.New(db, secrets, o); err != nil {
 			t.Fatal(err)
 		}

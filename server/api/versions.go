@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 )
@@ -25,10 +26,18 @@ func (a *API) versionDoc(r *http.Request) map[string]any {
 		{"base": "application/json", "type": "application/vnd.openstack.key-manager-v1+json"}}}
 }
 
-// versionRoot is GET /: always 300 Multiple Choices, unauthenticated.
+// Offers of the version documents (GET / and GET /v1): pecan's Accept check lets a request through when one of
+// them is acceptable.
+var versionOffers = []string{mediaJSON, mediaJSONHome}
+
+const mediaJSONHome = "application/json-home"
+
+// versionRoot is GET /, unauthenticated, in the reference's order: the Accept check (406), the json-home redirect
+// (302), ?build (200 with the version), and otherwise the version list with 300 Multiple Choices.
 func (a *API) versionRoot(w http.ResponseWriter, r *http.Request) {
-	if _, ok := r.URL.Query()["build"]; ok {
-		writeJSON(w, http.StatusMultipleChoices, map[string]string{"build": a.cfg.Version})
+	if !pecanAccepts(r, versionOffers...) {
+		// The reference's root app renders this 406 as a text or HTML page; spec REC: always JSON.
+		writeErrorBody(w, r, bareError(http.StatusNotAcceptable))
 		return
 	}
 	if prefersJSONHome(r) {
@@ -37,6 +46,11 @@ func (a *API) versionRoot(w http.ResponseWriter, r *http.Request) {
 			target = a.baseHref(r) + "/v1/" // a configured base, not a value from the request
 		}
 		http.Redirect(w, r, target, http.StatusFound) //nolint:gosec // target is a fixed path or the configured host_href
+		return
+	}
+	if _, ok := r.URL.Query()["build"]; ok {
+		// pecan only sets 300 on the version list; the build answer keeps the default 200.
+		writeJSON(w, http.StatusOK, map[string]string{"build": a.cfg.Version})
 		return
 	}
 	doc := a.versionDoc(r)
@@ -49,38 +63,72 @@ func (a *API) versionRoot(w http.ResponseWriter, r *http.Request) {
 
 // versionV1 is GET /v1 (authenticated).
 func (a *API) versionV1(w http.ResponseWriter, r *http.Request) {
-	if !acceptsJSON(r) && !prefersJSONHome(r) {
+	if !pecanAccepts(r, versionOffers...) {
 		writeErrorBody(w, r, bareError(http.StatusNotAcceptable))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"version": a.versionDoc(r)})
 }
 
-// prefersJSONHome reports whether Accept ranks application/json-home above application/json.
+// prefersJSONHome is the reference's redirect test: WebOb's legacy best_match between application/json and
+// application/json-home picks json-home.
 func prefersJSONHome(r *http.Request) bool {
-	var home, js float64
-	for _, rng := range parseAccept(r.Header.Get("Accept")) {
-		if rng.typ == "application/json-home" && rng.q > home {
-			home = rng.q
-		}
-		if (rng.typ == mediaJSON || rng.typ == "application/*" || rng.typ == "*/*") && rng.q > js {
-			js = rng.q
-		}
-	}
-	return home > 0 && home > js
+	return bestMatch(acceptHeader(r), versionOffers) == mediaJSONHome
 }
 
-// healthcheck is the oslo.middleware liveness check: "OK", or 503 while the disable file exists.
+// The healthcheck is oslo.middleware's Healthcheck app with the disable_by_file backend, as the reference's
+// paste pipeline configures it (detailed = False). It negotiates among its three renderings with WebOb's
+// acceptable_offers and falls back to text/plain, never 406.
+var healthOffers = []string{"text/plain", "text/html", mediaJSON}
+
+// healthHTML is oslo.middleware's HTML_RESPONSE_TEMPLATE rendered for one check, stripped, as it renders it.
+const healthHTML = "<HTML>\n<HEAD><TITLE>Healthcheck Status</TITLE></HEAD>\n<BODY>\n\n" +
+	"<H2>Result of 1 checks:</H2>\n<TABLE bgcolor=\"#ffffff\" border=\"1\">\n<TBODY>\n<TR>\n\n<TH>\nReason\n</TH>\n</TR>\n" +
+	"<TR>\n\n    <TD>%s</TD>\n\n</TR>\n</TBODY>\n</TABLE>\n<HR></HR>\n\n</BODY>\n</HTML>"
+
+// healthcheck is the liveness check: "OK", or 503 "DISABLED BY FILE" while the disable file exists. HEAD answers
+// 204 (or 503) without a body.
 func (a *API) healthcheck(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+	healthy, reason := true, "OK"
 	if f := a.cfg.HealthcheckDisableFile; f != "" {
 		if _, err := os.Stat(f); err == nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("DISABLED BY FILE"))
-			return
+			healthy, reason = false, "DISABLED BY FILE"
 		}
 	}
-	_, _ = w.Write([]byte("OK"))
+	status := http.StatusOK
+	if !healthy {
+		status = http.StatusServiceUnavailable
+	}
+	if r.Method == http.MethodHead {
+		if healthy {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+		w.WriteHeader(status)
+		return
+	}
+	offer := "text/plain"
+	if header := acceptHeader(r); header != "" {
+		if accepted := acceptableOffers(header, healthOffers); len(accepted) > 0 {
+			offer = accepted[0]
+		}
+	}
+	var body string
+	switch offer {
+	case mediaJSON:
+		// json.dumps(..., indent=4, sort_keys=True), without a charset parameter (WebOb adds none to JSON).
+		w.Header().Set("Content-Type", mediaJSON)
+		body = "{\n    \"detailed\": false,\n    \"reasons\": [\n        \"" + reason + "\"\n    ]\n}"
+	case "text/html":
+		w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+		body = fmt.Sprintf(healthHTML, reason)
+	default:
+		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+		body = reason
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
 }
 
 // readiness answers 200 when the database answers, for Kubernetes readiness probes.

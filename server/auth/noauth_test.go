@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -22,6 +23,22 @@ func TestNoAuth(t *testing.T) {
 		"a blank X-Project-Id is refused": {
 			headers: map[string]string{"X-Project-Id": "  "},
 			wantErr: ErrMissingProject,
+		},
+		"an X-Project-Id longer than its column is refused": {
+			headers: map[string]string{"X-Project-Id": strings.Repeat("p", 256)},
+			wantErr: &Error{Status: 400, Message: "Invalid X-Project-Id: longer than 255 bytes"},
+		},
+		"an X-User-Id longer than creator_id is refused": {
+			headers: map[string]string{"X-Project-Id": "p1", "X-User-Id": strings.Repeat("é", 128)},
+			wantErr: &Error{Status: 400, Message: "Invalid X-User-Id: longer than 255 bytes"},
+		},
+		"an X-User-Id that is not UTF-8 is refused": {
+			headers: map[string]string{"X-Project-Id": "p1", "X-User-Id": "caf\xe9"},
+			wantErr: &Error{Status: 400, Message: "Invalid X-User-Id: not UTF-8"},
+		},
+		"identities of exactly 255 bytes are fine": {
+			headers:   map[string]string{"X-Project-Id": strings.Repeat("p", 255), "X-User-Id": strings.Repeat("u", 255)},
+			wantRoles: []string{"admin"}, wantAdmin: true, wantUser: strings.Repeat("u", 255),
 		},
 		"no roles make the caller admin of the project": {
 			headers:   map[string]string{"X-Project-Id": "p1"},
@@ -42,7 +59,9 @@ func TestNoAuth(t *testing.T) {
 			}
 			c, err := NoAuth{AdminRole: "admin"}.Authenticate(r)
 			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) {
+				var got, want *Error
+				if !errors.As(err, &got) || !errors.As(tc.wantErr, &want) || got.Status != want.Status ||
+					got.Message != want.Message {
 					t.Fatalf("expected error %v, got %v", tc.wantErr, err)
 				}
 				return

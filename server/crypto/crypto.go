@@ -18,6 +18,10 @@ import (
 // lives in the database.
 const StoreCryptoPluginName = "barbican.plugin.store_crypto.StoreCryptoAdapterPlugin"
 
+// StoreCryptoEntryPoint is the store_crypto secret-store plugin's name in barbican.conf and in
+// secret_stores.store_plugin.
+const StoreCryptoEntryPoint = "store_crypto"
+
 // KEK is a plugin's view of a kek_data row (a project KEK). Algorithm,
 // BitLength, Mode and PluginMeta are filled by Plugin.BindKEK the first time
 // the row is used; the caller persists them together with BindCompleted.
@@ -36,6 +40,9 @@ type Plugin interface {
 	// ClassPath is the value stored in kek_data.plugin_name; it selects the
 	// plugin again when a secret is decrypted.
 	ClassPath() string
+	// EntryPoint is the plugin's name in barbican.conf and in secret_stores.crypto_plugin, e.g.
+	// "simple_crypto" or "p11_crypto".
+	EntryPoint() string
 	// Name is the friendly name shown by the secret-stores API, e.g.
 	// "Software Only Crypto".
 	Name() string
@@ -49,6 +56,13 @@ type Plugin interface {
 	// Decrypt reverses Encrypt; the returned slice belongs to the caller, who
 	// should zero it once the payload has been written out.
 	Decrypt(ctx context.Context, kek KEK, cypherText []byte, kekMetaExtended string) ([]byte, error)
+}
+
+// KEKChecker is implemented by plugins that can tell, without a payload, whether the master keys configured now
+// unwrap a bound project KEK. The server tries a sample of kek_data rows at start, so that a wrong or missing
+// master key stops it there instead of answering 500 for every old secret.
+type KEKChecker interface {
+	CheckKEK(ctx context.Context, kek KEK) error
 }
 
 var (

@@ -5,9 +5,12 @@ import (
 	"strings"
 )
 
-// quote quotes the identifiers SQLAlchemy quotes (reserved words).
+// quote quotes the identifiers SQLAlchemy quotes: the reserved word "key"
+// and names that are not all lower case (container_consumer_metadata's URL).
+// On SQLite the quotes stay in the stored CREATE statement, so quoting as
+// SQLAlchemy does keeps sqlite_master identical to the reference's.
 func quote(dialect, name string) string {
-	if strings.ToLower(name) != "key" {
+	if strings.ToLower(name) != "key" && strings.ToLower(name) == name {
 		return name
 	}
 	if dialect == DialectMySQL {
@@ -70,19 +73,30 @@ func createTableAs(dialect string, t table, name string) []string {
 		lines = append(lines, line)
 	}
 	lines = append(lines, "PRIMARY KEY (id)")
+	var uniques, fks []string
 	for _, u := range t.uniques {
 		line := "UNIQUE (" + quoteList(dialect, u.columns) + ")"
 		if u.name != "" {
 			line = "CONSTRAINT " + u.name + " " + line
 		}
-		lines = append(lines, line)
+		uniques = append(uniques, line)
 	}
 	for _, fk := range t.fks {
 		line := fmt.Sprintf("FOREIGN KEY(%s) REFERENCES %s (id)", fk.column, fk.ref)
 		if fk.name != "" {
 			line = "CONSTRAINT " + fk.name + " " + line
 		}
-		lines = append(lines, line)
+		fks = append(fks, line)
+	}
+	// SQLAlchemy renders constraints in the order a revision lists them
+	// (foreign keys first in every create_table of Barbican's), and alembic's
+	// batch mode, rebuilding a table on SQLite, renders unique constraints
+	// first. SQLite keeps the statement as written, so the order shows in
+	// sqlite_master and in the numbering of its automatic indexes.
+	if t.uniquesFirst {
+		lines = append(append(lines, uniques...), fks...)
+	} else {
+		lines = append(append(lines, fks...), uniques...)
 	}
 	stmt := "CREATE TABLE " + name + " (\n\t" + strings.Join(lines, ",\n\t") + "\n)"
 	if dialect == DialectMySQL {

@@ -17,34 +17,30 @@ const mysqlMigrationLock = "keymanager_migrate"
 // Upgrade brings the database to Barbican's head revision and applies
 // keymanager's additive steps. On a database the reference Barbican already
 // manages it only applies the Barbican revisions still missing; an unknown
-// revision is an error. MySQL DDL is not transactional: each statement
-// commits, and a failed step must be repaired by hand (see MIGRATIONS.md).
+// revision is an error. On MySQL it first checks that the account holds every
+// privilege the pending steps use, so a missing one stops it before anything
+// changed. MySQL DDL is not transactional: each statement commits, so
+// keymanager's steps are written to be re-run after an interruption (see
+// MIGRATIONS.md).
 func (db *DB) Upgrade(ctx context.Context) error {
 	return db.withMigrator(ctx, func(m *migrator) error {
-		rev, err := m.alembicRevision(ctx)
+		p, err := m.plan(ctx)
 		if err != nil {
 			return err
 		}
-		from, err := revisionIndex(rev)
-		if err != nil {
-			return err
+		if p.done() {
+			return db.refreshSchemaState(ctx)
 		}
-		if from < 0 {
-			exists, err := m.tableExists(ctx, "secrets")
-			if err != nil {
+		if db.dialect == DialectMySQL {
+			if err := m.checkPrivileges(ctx, p); err != nil {
 				return err
 			}
-			if exists {
-				return fmt.Errorf("database has Barbican tables but no alembic_version: refusing to guess its schema")
-			}
 		}
-		for i := from + 1; i < len(barbicanSteps); i++ {
+		for _, i := range p.barbican {
 			step := barbicanSteps[i]
 			stmts := step.stmts(db.dialect)
 			if i == 0 {
-				if ok, err := m.tableExists(ctx, "alembic_version"); err != nil {
-					return err
-				} else if !ok {
+				if !p.alembicTable {
 					stmts = append([]string{alembicVersionTableSQL(db.dialect)}, stmts...)
 				}
 				stmts = append(stmts, "INSERT INTO alembic_version (version_num) VALUES ('"+step.revision+"')")
@@ -57,42 +53,51 @@ func (db *DB) Upgrade(ctx context.Context) error {
 			}
 			db.log.InfoContext(ctx, "Applied Barbican schema revision", slog.String("revision", step.revision))
 		}
-		if err := db.upgradeKeymanager(ctx, m); err != nil {
-			return err
+		if p.migrationsTable {
+			if err := m.run(ctx, []string{keymanagerMigrationsTableSQL(db.dialect)}); err != nil {
+				return fmt.Errorf("create keymanager_migrations: %w", err)
+			}
+		}
+		for _, step := range p.keymanager {
+			if err := m.applyStep(ctx, step); err != nil {
+				return fmt.Errorf("apply keymanager migration %d (%s): %w", step.version, step.name, err)
+			}
+			db.log.InfoContext(ctx, "Applied keymanager schema step", slog.Int("version", step.version), slog.String("name", step.name))
 		}
 		return db.refreshSchemaState(ctx)
 	})
 }
 
-func (db *DB) upgradeKeymanager(ctx context.Context, m *migrator) error {
-	if ok, err := m.tableExists(ctx, "keymanager_migrations"); err != nil {
-		return err
-	} else if !ok {
-		if err := m.run(ctx, []string{keymanagerMigrationsTableSQL(db.dialect)}); err != nil {
-			return fmt.Errorf("create keymanager_migrations: %w", err)
-		}
-	}
-	var applied []int
-	if err := m.g.WithContext(ctx).Raw("SELECT version FROM keymanager_migrations").Scan(&applied).Error; err != nil {
-		return fmt.Errorf("read keymanager_migrations: %w", classify(err))
-	}
-	done := map[int]bool{}
-	for _, v := range applied {
-		done[v] = true
-	}
-	for _, step := range keymanagerSteps {
-		if done[step.version] {
+// applyStep runs the statements of a keymanager step that are still needed, then fills its tables and records
+// the step in one transaction.
+func (m *migrator) applyStep(ctx context.Context, step keymanagerStep) error {
+	var ddl, fill []string
+	for _, op := range step.ops(m.dialect) {
+		if op.fill {
+			fill = append(fill, op.sql)
 			continue
 		}
-		stmts := append(step.stmts(db.dialect), fmt.Sprintf(
-			"INSERT INTO keymanager_migrations (version, applied_at) VALUES (%d, '%s')",
-			step.version, formatTime(db.clock())))
-		if err := m.run(ctx, stmts); err != nil {
-			return fmt.Errorf("apply keymanager migration %d (%s): %w", step.version, step.name, err)
+		if op.creates.kind != "" {
+			exists, err := m.objectExists(ctx, op.creates)
+			if err != nil {
+				return err
+			}
+			if exists {
+				continue
+			}
 		}
-		db.log.InfoContext(ctx, "Applied keymanager schema step", slog.Int("version", step.version), slog.String("name", step.name))
+		ddl = append(ddl, op.sql)
 	}
-	return nil
+	fill = append(fill, fmt.Sprintf("INSERT INTO keymanager_migrations (version, applied_at) VALUES (%d, '%s')",
+		step.version, formatTime(m.db.clock())))
+	if m.dialect == DialectSQLite {
+		// SQLite DDL is transactional: the whole step is one transaction.
+		return m.run(ctx, append(ddl, fill...))
+	}
+	if err := m.run(ctx, ddl); err != nil {
+		return err
+	}
+	return m.runTx(ctx, fill)
 }
 
 // Current returns the Barbican alembic revision ("" for an empty database)

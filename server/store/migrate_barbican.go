@@ -15,12 +15,16 @@ const (
 type barbicanStep struct {
 	revision string
 	stmts    func(dialect string) []string
+	// needs are the MySQL privileges the revision uses (with the alembic_version bookkeeping).
+	needs []need
 }
 
 var barbicanSteps = []barbicanStep{
-	{RevisionOcataRebase, ocataRebaseSQL},
-	{RevisionSecretConsumers, func(d string) []string { return createTableSQL(d, consumersTable) }},
-	{RevisionConsumersUnique, consumersUniqueSQL},
+	{RevisionOcataRebase, ocataRebaseSQL, []need{{"CREATE", ""}, {"INDEX", ""}, {"INSERT", "alembic_version"}}},
+	{RevisionSecretConsumers, func(d string) []string { return createTableSQL(d, consumersTable) },
+		[]need{{"CREATE", consumersTable.name}, {"INDEX", consumersTable.name}, {"UPDATE", "alembic_version"}}},
+	{RevisionConsumersUnique, consumersUniqueSQL,
+		[]need{{"ALTER", consumersTable.name}, {"INDEX", consumersTable.name}, {"UPDATE", "alembic_version"}}},
 }
 
 func alembicVersionTableSQL(dialect string) string {

@@ -61,7 +61,7 @@ func TestUpgradeFromEmpty(t *testing.T) {
 		assertCurrent(t, db, HeadRevision, LatestKeymanagerVersion)
 		m := &migrator{dialect: db.dialect, g: db.reader}
 		for _, name := range []string{"projects", "secrets", "secret_consumer_metadata", "orders",
-			"certificate_authorities", "alembic_version", "keymanager_migrations", countsTable} {
+			"certificate_authorities", "alembic_version", "keymanager_migrations", projectCountsTable} {
 			if ok, err := m.tableExists(ctx, name); err != nil || !ok {
 				t.Errorf("table %s should exist (err %v)", name, err)
 			}

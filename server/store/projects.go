@@ -34,16 +34,24 @@ func (tx *Tx) ProjectID(externalID string) (string, error) {
 // this transaction on first sight. Concurrent creators all end up with the one row UNIQUE(external_id) lets
 // through: on SQLite the single writer serialises them; on MariaDB the loser's insert fails and Write runs its
 // function again, which then finds the winner's row.
+//
+// The row is always read inside the transaction, never taken from the cache: `manage db clean
+// --clean-unassociated-projects` may have removed a project this process still remembers, and a write must not
+// point at a row that is gone. It is one indexed lookup on the writer.
 func (tx *Tx) EnsureProject(externalID string) (string, error) {
 	if len(externalID) > MaxExternalIDLength {
 		return "", fmt.Errorf("project id longer than %d bytes: %w", MaxExternalIDLength, ErrInvalid)
 	}
-	id, err := tx.ProjectID(externalID)
-	if !errors.Is(err, ErrNotFound) {
-		return id, err
-	}
 	if err := tx.writing("create project"); err != nil {
 		return "", err
+	}
+	var ids []string
+	if err := tx.scan(&ids, "SELECT id FROM projects WHERE external_id = ? LIMIT 1", externalID); err != nil {
+		return "", fmt.Errorf("look up project: %w", err)
+	}
+	if len(ids) > 0 {
+		tx.AfterCommit(func() { tx.db.projects.Store(externalID, ids[0]) })
+		return ids[0], nil
 	}
 	p := Project{ExternalID: &externalID}
 	p.init(tx.time(tx.now), StatusActive)

@@ -46,6 +46,9 @@ type table struct {
 	fks     []foreignKey
 	uniques []uniqueConstraint
 	indexes []index
+	// uniquesFirst renders unique constraints before foreign keys, as
+	// alembic's batch mode does when it rebuilds a table on SQLite.
+	uniquesFirst bool
 }
 
 func str(name string, size int, notNull bool) column {
@@ -197,12 +200,15 @@ var consumersTable = table{
 }
 
 // consumersTableHead is secret_consumer_metadata after revision 8c74e2d7f1ff:
-// project_id nullable with a foreign key, and a wider unique constraint.
+// project_id nullable with a foreign key, and a wider unique constraint. It is
+// the table alembic's batch mode rebuilds on SQLite, in the constraint order
+// that rebuild writes (the unique constraint, then the new foreign key).
 var consumersTableHead = table{
 	name: "secret_consumer_metadata",
 	columns: base(str("secret_id", 36, true), str("project_id", 36, false), str("service", 255, true),
 		str("resource_type", 255, true), str("resource_id", 36, true)),
-	fks: []foreignKey{{"", "secret_id", "secrets"}, {"fk_project_id", "project_id", "projects"}},
+	fks:          []foreignKey{{"fk_project_id", "project_id", "projects"}, {"", "secret_id", "secrets"}},
+	uniquesFirst: true,
 	uniques: []uniqueConstraint{{"_secret_consumer_resource_uc",
 		[]string{"secret_id", "service", "resource_type", "resource_id"}}},
 	indexes: []index{ix("secret_consumer_metadata", "secret_id"), ix("secret_consumer_metadata", "resource_id"),

@@ -37,9 +37,10 @@ type SecretQuery struct {
 	Consumers     bool      // load consumers for the page (one query for the whole page)
 }
 
+// sortColumns are the sortable columns; true marks text, which sorts by collation.
 var sortColumns = map[string]bool{
-	"name": true, "algorithm": true, "bit_length": true, "created_at": true, "expiration": true,
-	"mode": true, "secret_type": true, "status": true, "updated_at": true,
+	"name": true, "algorithm": true, "bit_length": false, "created_at": false, "expiration": false,
+	"mode": true, "secret_type": true, "status": true, "updated_at": false,
 }
 
 var timeOps = map[string]string{"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -69,20 +70,21 @@ func (tx *Tx) ListSecrets(q SecretQuery) (page []SecretView, total int, err erro
 	default:
 		return nil, 0, fmt.Errorf("list secrets: neither project nor ACL user given")
 	}
+	// Text filters and sorts compare as MariaDB's default collation does, on SQLite too (see collation.go).
 	if q.Name != "" {
-		add("s.name LIKE ?", q.Name)
+		add(ciLike(tx.Dialect(), "s.name"), q.Name)
 	}
 	if q.Algorithm != "" {
-		add("s.algorithm LIKE ?", q.Algorithm)
+		add(ciLike(tx.Dialect(), "s.algorithm"), q.Algorithm)
 	}
 	if q.Mode != "" {
-		add("s.mode LIKE ?", q.Mode)
+		add(ciLike(tx.Dialect(), "s.mode"), q.Mode)
 	}
 	if q.BitLength > 0 {
 		add("s.bit_length = ?", q.BitLength)
 	}
 	if q.SecretType != "" {
-		add("s.secret_type = ?", q.SecretType)
+		add(ciColumn(tx.Dialect(), "s.secret_type")+" = ?", q.SecretType)
 	}
 	for _, tf := range []struct {
 		column  string
@@ -98,14 +100,19 @@ func (tx *Tx) ListSecrets(q SecretQuery) (page []SecretView, total int, err erro
 	}
 	order := make([]string, 0, len(q.Sort)+2)
 	for _, k := range q.Sort {
-		if !sortColumns[k.Column] {
+		text, ok := sortColumns[k.Column]
+		if !ok {
 			return nil, 0, fmt.Errorf("list secrets: unknown sort column %q", k.Column)
 		}
 		dir := " ASC"
 		if k.Desc {
 			dir = " DESC"
 		}
-		order = append(order, "s."+k.Column+dir)
+		column := "s." + k.Column
+		if text {
+			column = ciColumn(tx.Dialect(), column)
+		}
+		order = append(order, column+dir)
 	}
 	if len(order) == 0 {
 		order = append(order, "s.created_at ASC")
@@ -140,11 +147,14 @@ func (tx *Tx) ListSecrets(q SecretQuery) (page []SecretView, total int, err erro
 // the non-deleted ones already expired (a range on the expiration index that
 // touches only expired rows).
 func (tx *Tx) projectSecretTotal(projectID string) (int, error) {
-	n, err := tx.count("SELECT COALESCE((SELECT live FROM "+countsTable+" WHERE project_id = ?), 0) - "+
-		"(SELECT COUNT(*) FROM secrets WHERE project_id = ? AND deleted = 0 AND expiration <= ?)",
-		projectID, projectID, formatTime(tx.now))
+	live, err := tx.ProjectCount(projectID, CountSecrets)
 	if err != nil {
 		return 0, fmt.Errorf("count project secrets: %w", err)
 	}
-	return n, nil
+	expired, err := tx.count("SELECT COUNT(*) FROM secrets WHERE project_id = ? AND deleted = 0 AND expiration <= ?",
+		projectID, formatTime(tx.now))
+	if err != nil {
+		return 0, fmt.Errorf("count expired project secrets: %w", err)
+	}
+	return live - expired, nil
 }

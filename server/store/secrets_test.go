@@ -259,10 +259,3 @@ func TestKEKActivation(t *testing.T) {
 		}
 	})
 }
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}

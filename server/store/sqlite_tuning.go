@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -27,16 +28,29 @@ var registerDrivers sync.Once
 func registerSQLiteDrivers() {
 	registerDrivers.Do(func() {
 		sql.Register(sqliteDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-			_, err := c.Exec(connectPragmas, nil)
-			return err
+			return setUpSQLiteConn(c, connectPragmas)
 		}})
 		// The writer never checkpoints inside COMMIT: copying WAL frames back into the database and syncing it
 		// would stall every write of the batch. The checkpointer does it on its own connection instead.
 		sql.Register(sqliteWriterDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-			_, err := c.Exec(connectPragmas+" PRAGMA wal_autocheckpoint = 0;", nil)
-			return err
+			return setUpSQLiteConn(c, connectPragmas+" PRAGMA wal_autocheckpoint = 0;")
 		}})
 	})
+}
+
+// setUpSQLiteConn applies pragmas and registers MariaDB's default comparison (see collation.go). Queries name
+// them explicitly; the schema never does, so the database stays one that any SQLite, and the reference, opens.
+func setUpSQLiteConn(c *sqlite3.SQLiteConn, pragmas string) error {
+	if _, err := c.Exec(pragmas, nil); err != nil {
+		return fmt.Errorf("sqlite pragmas: %w", err)
+	}
+	if err := c.RegisterCollation(sqliteGeneralCI, compareGeneralCI); err != nil {
+		return fmt.Errorf("sqlite collation %s: %w", sqliteGeneralCI, err)
+	}
+	if err := c.RegisterFunc(sqliteLikeCI, likeGeneralCI, true); err != nil {
+		return fmt.Errorf("sqlite function %s: %w", sqliteLikeCI, err)
+	}
+	return nil
 }
 
 // checkpointInterval is the shortest time between two checkpoints: commits in between are copied back together.

@@ -221,7 +221,7 @@ func (db *DB) closeConns() error {
 // refreshSchemaState records which optional keymanager tables exist.
 func (db *DB) refreshSchemaState(ctx context.Context) error {
 	m := &migrator{dialect: db.dialect, g: db.reader}
-	ok, err := m.tableExists(ctx, countsTable)
+	ok, err := db.counterStepApplied(ctx, m)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", db.url, err)
 	}

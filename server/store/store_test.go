@@ -125,7 +125,7 @@ func (f *fixture) secret(pid string, s Secret, contentType string) *Secret {
 func checkCounter(t *testing.T, db *DB, pid string) int64 {
 	t.Helper()
 	var live, scanned int64
-	if err := db.reader.Raw("SELECT COALESCE((SELECT live FROM "+countsTable+" WHERE project_id = ?), 0)", pid).
+	if err := db.reader.Raw("SELECT COALESCE(SUM(live), 0) FROM "+projectCountsTable+" WHERE project_id = ? AND resource = 'secrets'", pid).
 		Scan(&live).Error; err != nil {
 		t.Fatalf("read counter: %v", err)
 	}

@@ -77,6 +77,9 @@ func New(keks []Key, opts Options) (*Plugin, error) {
 // ClassPath implements crypto.Plugin.
 func (p *Plugin) ClassPath() string { return ClassPath }
 
+// EntryPoint implements crypto.Plugin.
+func (p *Plugin) EntryPoint() string { return "simple_crypto" }
+
 // Name implements crypto.Plugin.
 func (p *Plugin) Name() string { return p.name }
 

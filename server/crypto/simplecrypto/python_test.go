@@ -11,8 +11,12 @@ import (
 	"github.com/keymanager-io/keymanager/server/crypto"
 )
 
-// pythonPeer plays the reference Barbican's simple_crypto with
-// cryptography.fernet: it reads what Go wrote and writes a row for Go.
+// pythonPeer plays simple_crypto with several master KEKs, using
+// cryptography.fernet's MultiFernet as spec §7.3 describes: it reads what Go
+// wrote and writes a row for Go. This part stays a re-enactment because the
+// reference Barbican tests can run (Debian's 15.0.1) has a single kek option;
+// MultiFernet and rewrapping came with Barbican 2025.1. Single-KEK interop
+// runs against the reference's own plugin code in reference_test.go.
 const pythonPeer = `
 import base64, json, sys
 from cryptography.fernet import Fernet, MultiFernet
@@ -39,8 +43,9 @@ out["py_cypher_text"] = Fernet(py_pkek).encrypt(plaintext).decode()
 json.dump(out, sys.stdout)
 `
 
-// TestPythonInterop runs the real Python Fernet implementation: Go's rows
-// decrypt in Python and Python's rows decrypt in Go.
+// TestPythonInterop runs the real Python Fernet implementation with two
+// master KEKs: Go's rows, including a rewrapped pKEK, decrypt in Python, and a
+// pKEK Python wrapped with the retired KEK decrypts in Go.
 func TestPythonInterop(t *testing.T) {
 	py := requirePython(t)
 	ctx := context.Background()

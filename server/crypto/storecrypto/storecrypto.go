@@ -34,11 +34,24 @@ const activeKEKTTL = 5 * time.Minute
 // maxCachedProjects bounds the active-KEK cache.
 const maxCachedProjects = 65536
 
-// Backend is one configured secret store: a name (the secret_stores row's, in multiple-backend mode) and the
-// crypto plugin that encrypts its secrets under per-project KEKs.
+// Backend is one configured secret store: a name (the secret_stores row's, in multiple-backend mode; empty means
+// the plugin's friendly name) and the crypto plugin that encrypts its secrets under per-project KEKs.
 type Backend struct {
 	Name   string
 	Plugin crypto.Plugin
+}
+
+// row is the secret_stores row that stands for b.
+func (b *Backend) row(globalDefault bool) store.SecretStore {
+	cryptoPlugin := b.Plugin.EntryPoint()
+	return store.SecretStore{Name: b.Name, StorePlugin: crypto.StoreCryptoEntryPoint, CryptoPlugin: &cryptoPlugin,
+		GlobalDefault: globalDefault}
+}
+
+// stands reports whether a secret_stores row stands for b.
+func (b *Backend) stands(row *store.SecretStore) bool {
+	return row.StorePlugin == crypto.StoreCryptoEntryPoint && row.CryptoPlugin != nil &&
+		*row.CryptoPlugin == b.Plugin.EntryPoint()
 }
 
 // Options configure New.
@@ -83,16 +96,23 @@ func New(db *store.DB, o Options) (*Store, error) {
 	}
 	s := &Store{db: db, multiple: o.MultipleBackends, plugins: map[string]crypto.Plugin{}, now: o.Now,
 		active: map[activeKey]cachedKEK{}}
-	names := map[string]bool{}
+	names, plugins := map[string]bool{}, map[string]bool{}
 	for i := range o.Backends {
 		b := o.Backends[i]
 		if b.Plugin == nil {
 			return nil, fmt.Errorf("secret store %q has no crypto plugin", b.Name)
 		}
+		if b.Name == "" {
+			b.Name = b.Plugin.Name()
+		}
 		if names[b.Name] {
 			return nil, fmt.Errorf("secret store name %q is configured twice", b.Name)
 		}
-		names[b.Name] = true
+		if plugins[b.Plugin.EntryPoint()] {
+			// secret_stores is unique on (store plugin, crypto plugin): two stores of one plugin cannot be told apart.
+			return nil, fmt.Errorf("crypto plugin %s is configured for two secret stores", b.Plugin.EntryPoint())
+		}
+		names[b.Name], plugins[b.Plugin.EntryPoint()] = true, true
 		s.backends = append(s.backends, &b)
 		s.plugins[b.Plugin.ClassPath()] = b.Plugin
 	}
@@ -105,6 +125,18 @@ func (s *Store) GlobalDefault() *Backend { return s.backends[0] }
 // Backends lists the configured backends, the global default first.
 func (s *Store) Backends() []*Backend { return s.backends }
 
+// MultipleBackends reports whether projects may prefer a store (Barbican's enable_multiple_secret_stores).
+func (s *Store) MultipleBackends() bool { return s.multiple }
+
+// SecretStoreRows are the secret_stores rows the configuration stands for (store.Tx.SyncSecretStores).
+func (s *Store) SecretStoreRows() []store.SecretStore {
+	rows := make([]store.SecretStore, len(s.backends))
+	for i, b := range s.backends {
+		rows[i] = b.row(i == 0)
+	}
+	return rows
+}
+
 // For returns the backend new secrets of a project go to: the project's preferred store in multiple-backend
 // mode when it has one, else the global default. projectID is the internal id; "" (a project without a row
 // yet) has no preference.
@@ -112,21 +144,29 @@ func (s *Store) For(tx *store.Tx, projectID string) (*Backend, error) {
 	if !s.multiple || projectID == "" {
 		return s.GlobalDefault(), nil
 	}
-	name, err := tx.PreferredSecretStoreName(projectID)
+	row, err := tx.PreferredSecretStore(projectID)
 	if errors.Is(err, store.ErrNotFound) {
 		return s.GlobalDefault(), nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("looking up the project's preferred secret store: %w", err)
 	}
-	for _, b := range s.backends {
-		if b.Name == name {
-			return b, nil
-		}
+	if b := s.ForRow(row); b != nil {
+		return b, nil
 	}
 	// The row names a store this server was not configured with (the configuration changed since): writing the
 	// project's secrets elsewhere silently would be a surprise, so the request fails and the log says why.
-	return nil, fmt.Errorf("the project's preferred secret store %q is not configured: %w", name, ErrPluginUnavailable)
+	return nil, fmt.Errorf("the project's preferred secret store %q is not configured: %w", row.Name, ErrPluginUnavailable)
+}
+
+// ForRow returns the configured backend a secret_stores row stands for, or nil.
+func (s *Store) ForRow(row *store.SecretStore) *Backend {
+	for _, b := range s.backends {
+		if b.stands(row) {
+			return b
+		}
+	}
+	return nil
 }
 
 // Request is one payload to encrypt.

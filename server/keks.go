@@ -1,0 +1,174 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strings"
+
+	"github.com/keymanager-io/keymanager/server/config"
+	"github.com/keymanager-io/keymanager/server/crypto"
+	"github.com/keymanager-io/keymanager/server/crypto/simplecrypto"
+	"github.com/keymanager-io/keymanager/server/store"
+)
+
+// How many project KEKs of each configured plugin are unwrapped at start: the newest (what the last writers
+// used) and a few at random (older rotations). Bounded, so a start costs the same on any database size.
+const (
+	sampleNewestKEKs = 3
+	sampleRandomKEKs = 5
+)
+
+// barbicanDefaultKEK is the [simple_crypto_plugin] kek default of Barbican releases before 2025
+// (base64 of "thirty_two_byte_keyblahblahblahh"): published, so it is no secret, but data may be under it.
+const barbicanDefaultKEK = "dGhpcnR5X3R3b19ieXRlX2tleWJsYWhibGFoYmxhaGg="
+
+// p11ClassPath is the kek_data.plugin_name of Barbican's PKCS#11 crypto plugin.
+const p11ClassPath = "barbican.plugin.crypto.p11_crypto.P11CryptoPlugin"
+
+// refuseUnconfiguredPlugins refuses a database with live project KEKs of a crypto plugin this server does not
+// have. Serving it would answer 500 for every secret under them and — worse — silently put the next secret of
+// such a project under another plugin.
+func refuseUnconfiguredPlugins(census []store.PluginKEKs, configured map[string]bool) error {
+	var errs []error
+	for _, c := range census {
+		if configured[c.PluginName] || c.Live == 0 {
+			continue
+		}
+		what, fix := "a crypto plugin keymanager does not implement",
+			"keep serving this database with Barbican, or move its secrets to simple_crypto there first"
+		if c.PluginName == p11ClassPath {
+			what, fix = "PKCS#11, an HSM",
+				"keymanager's PKCS#11 store comes in a later release; until then keep serving this database with Barbican"
+		}
+		errs = append(errs, fmt.Errorf("the database holds %d project KEKs of %s (%s) in %d projects, and this "+
+			"server has no such crypto plugin configured: their secrets could not be decrypted, and new secrets "+
+			"of those projects would go under another plugin. %s. Refusing to start",
+			c.Live, c.PluginName, what, c.Projects, fix))
+	}
+	return errors.Join(errs...)
+}
+
+func censusOf(census []store.PluginKEKs, plugin string) store.PluginKEKs {
+	for _, c := range census {
+		if c.PluginName == plugin {
+			return c
+		}
+	}
+	return store.PluginKEKs{PluginName: plugin}
+}
+
+// loadKEKs returns the simple_crypto master KEKs: the configured values, else the KEK file. The file is
+// generated only while the database holds no simple_crypto project KEK at all: a new KEK unwraps none of the
+// existing ones, so generating it would turn every old secret into a 500 and put new ones under a key nobody
+// backed up. The keys never reach a log line or an error.
+func loadKEKs(cfg config.Config, log *slog.Logger, db *store.DB, existing store.PluginKEKs) ([]simplecrypto.Key, error) {
+	if len(cfg.KEKs) > 0 {
+		log.Info("using the configured simple_crypto KEKs", slog.String("source", cfg.KEKSource),
+			slog.Int("count", len(cfg.KEKs)))
+		return cfg.KEKs, nil
+	}
+	path := cfg.KEKPath()
+	keys, err := simplecrypto.ReadKEKFile(path)
+	if err == nil {
+		return keys, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("loading the KEK file: %w", err)
+	}
+	if existing.Total > 0 {
+		hint := ""
+		if cfg.BarbicanConf != "" && cfg.KEKFile == "" {
+			hint = fmt.Sprintf(". %s has no [simple_crypto_plugin] kek line: a Barbican released before 2025 then "+
+				"used its built-in default KEK %s (public, so rotate away from it afterwards); if that wrapped them, "+
+				"give it with %s", cfg.BarbicanConf, barbicanDefaultKEK, config.EnvKEK)
+		}
+		return nil, fmt.Errorf("the database holds %d simple_crypto project KEKs (kek_data rows of %s) but no "+
+			"KEK is configured and the KEK file %s does not exist. A new KEK would unwrap none of them, so none is "+
+			"generated. Configure the KEK(s) that wrapped them — the [simple_crypto_plugin] kek values of the "+
+			"Barbican configuration, active first: --barbican-conf /etc/barbican/barbican.conf, %s='<kek>[,<older "+
+			"kek>]', or --kek-file FILE (one key per line)%s", existing.Total, simplecrypto.ClassPath, path, config.EnvKEK, hint)
+	}
+	keys, created, err := simplecrypto.LoadOrCreateKEKFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading the KEK file: %w", err)
+	}
+	if created {
+		log.Warn("generated a new simple_crypto KEK; back it up; without it no secret can be decrypted",
+			slog.String("kek_file", path))
+		if db.Dialect() != store.DialectSQLite {
+			// Another replica, or this one restarted with an empty data directory, would generate a different
+			// KEK for the same database.
+			log.Warn("the KEK was generated into a local file for a database other servers can share: give every "+
+				"server of this database this same KEK (KEYMANAGER_KEK or --kek-file on persistent storage)",
+				slog.String("kek_file", path), slog.String("database", db.String()))
+		}
+	}
+	return keys, nil
+}
+
+// checkKEKs unwraps a sample of the plugin's project KEKs with the configured master keys and refuses to start
+// when any fails: a wrong or incomplete KEK list would otherwise surface as a 500 on every old secret.
+func checkKEKs(ctx context.Context, db *store.DB, plugin crypto.Plugin, log *slog.Logger) error {
+	checker, ok := plugin.(crypto.KEKChecker)
+	if !ok {
+		return nil
+	}
+	sample, err := db.SampleKEKs(ctx, plugin.ClassPath(), sampleNewestKEKs, sampleRandomKEKs)
+	if err != nil {
+		return fmt.Errorf("checking the configured KEKs: %w", err)
+	}
+	var failed []string
+	for i := range sample {
+		row := &sample[i]
+		kek := crypto.KEK{ID: row.ID, BindCompleted: row.BindCompleted}
+		if row.KEKLabel != nil {
+			kek.Label = *row.KEKLabel
+		}
+		if row.PluginMeta != nil {
+			kek.PluginMeta = *row.PluginMeta
+		}
+		if err := checker.CheckKEK(ctx, kek); err != nil {
+			if !errors.Is(err, crypto.ErrKEKUnwrap) {
+				return fmt.Errorf("checking project KEK %s: %w", row.ID, err)
+			}
+			failed = append(failed, row.ID)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("the configured %s KEKs do not unwrap %d of %d sampled project KEKs (kek_data ids %s): "+
+			"the secrets under them could not be decrypted. Configure every KEK of the Barbican configuration "+
+			"([simple_crypto_plugin] kek, active first, retired ones after it). Refusing to start",
+			plugin.Name(), len(failed), len(sample), strings.Join(failed, ", "))
+	}
+	if len(sample) > 0 {
+		log.Info("the configured KEKs unwrap the sampled project KEKs", slog.String("plugin", plugin.Name()),
+			slog.Int("sampled", len(sample)))
+	}
+	return nil
+}
+
+// cryptoPlugins builds the crypto plugins after checking that they fit the data already in the database.
+func cryptoPlugins(ctx context.Context, cfg config.Config, db *store.DB, log *slog.Logger) (*simplecrypto.Plugin, error) {
+	census, err := db.KEKCensus(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("checking the project KEKs: %w", err)
+	}
+	if err := refuseUnconfiguredPlugins(census, map[string]bool{simplecrypto.ClassPath: true}); err != nil {
+		return nil, err
+	}
+	keks, err := loadKEKs(cfg, log, db, censusOf(census, simplecrypto.ClassPath))
+	if err != nil {
+		return nil, err
+	}
+	plugin, err := simplecrypto.New(keks, simplecrypto.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("configuring simple_crypto: %w", err)
+	}
+	if err := checkKEKs(ctx, db, plugin, log); err != nil {
+		return nil, err
+	}
+	return plugin, nil
+}
