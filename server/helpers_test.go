@@ -60,15 +60,37 @@ func barbicanDatabase(t *testing.T, dbURL string) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	on := " ON secrets"
-	if !strings.HasPrefix(dbURL, "mysql://") {
-		on = ""
+	// Drop every keymanager addition, whatever the steps are: what is left is Barbican's schema.
+	raw := rawDB(t, dbURL)
+	mysql := strings.HasPrefix(dbURL, "mysql://")
+	objects := "SELECT type, name, tbl_name FROM sqlite_master WHERE name LIKE 'keymanager%' ORDER BY type = 'table'"
+	if mysql {
+		objects = "SELECT 'trigger', trigger_name, event_object_table FROM information_schema.triggers " +
+			"WHERE trigger_schema = DATABASE() AND trigger_name LIKE 'keymanager%' UNION ALL SELECT DISTINCT 'index', " +
+			"index_name, table_name FROM information_schema.statistics WHERE table_schema = DATABASE() " +
+			"AND index_name LIKE 'keymanager%' UNION ALL SELECT 'table', table_name, table_name " +
+			"FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'keymanager%'"
 	}
-	execSQL(t, rawDB(t, dbURL),
-		"DROP INDEX keymanager_ix_secrets_list"+on, "DROP INDEX keymanager_ix_secrets_expiration"+on,
-		"DROP TRIGGER keymanager_secrets_count_insert", "DROP TRIGGER keymanager_secrets_count_update",
-		"DROP TRIGGER keymanager_secrets_count_delete", "DROP TABLE keymanager_project_secret_counts",
-		"DROP TABLE keymanager_migrations")
+	rows, err := raw.QueryContext(context.Background(), objects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var drops []string
+	for rows.Next() {
+		var kind, name, table string
+		if err := rows.Scan(&kind, &name, &table); err != nil {
+			t.Fatal(err)
+		}
+		stmt := "DROP " + strings.ToUpper(kind) + " " + name
+		if kind == "index" && mysql {
+			stmt += " ON " + table
+		}
+		drops = append(drops, stmt)
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	execSQL(t, raw, drops...)
 }
 
 // schemaStatus reads the schema state of dbURL.

@@ -91,6 +91,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		MaxLimit:               cfg.MaxLimit,
 		HealthcheckDisableFile: cfg.HealthcheckDisableFile,
 		Version:                Version,
+		Quotas: api.Quotas{Secrets: config.QuotaValue(cfg.Quotas.Secrets), Orders: config.QuotaValue(cfg.Quotas.Orders),
+			Containers: config.QuotaValue(cfg.Quotas.Containers), Consumers: config.QuotaValue(cfg.Quotas.Consumers),
+			CAs: config.QuotaValue(cfg.Quotas.CAs)},
 	}, api.Deps{
 		DB: db, Secrets: secrets, Policy: enforcer, Auth: auth.NoAuth{AdminRole: cfg.AdminRole},
 		Logger: log, Registry: reg, Now: clock, Orders: pool,

@@ -33,11 +33,14 @@ type Config struct {
 	HealthcheckDisableFile string
 	// Version is reported by GET /?build.
 	Version string
+	// Quotas are the default project quotas.
+	Quotas Quotas
 }
 
 // DefaultConfig returns the reference server's defaults.
 func DefaultConfig() Config {
-	return Config{MaxSecretBytes: 20000, MaxRequestBytes: 25000, DefaultLimit: 10, MaxLimit: 100, Version: "dev"}
+	return Config{MaxSecretBytes: 20000, MaxRequestBytes: 25000, DefaultLimit: 10, MaxLimit: 100, Version: "dev",
+		Quotas: UnlimitedQuotas()}
 }
 
 // Deps are the API's collaborators.
@@ -72,6 +75,8 @@ type API struct {
 	orders  OrderNotifier
 	metrics *metrics
 	mux     *http.ServeMux
+
+	quotaCache quotaCache
 }
 
 // New builds the API.

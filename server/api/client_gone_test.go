@@ -210,7 +210,7 @@ func TestAClientGoingAwayMidTransactionLeavesNothingOnMariaDB(t *testing.T) {
 		project); n != 1 {
 		t.Errorf("only the first secret's encrypted_data should exist, found %d", n)
 	}
-	if n := count("SELECT live FROM keymanager_project_secret_counts WHERE project_id = " + project); n != 1 {
+	if n := count("SELECT COALESCE(SUM(live), 0) FROM keymanager_project_counts WHERE resource = 'secrets' AND project_id = " + project); n != 1 {
 		t.Errorf("the project's secret counter should be back at 1, got %d", n)
 	}
 	assertAbandoned(t, s, &logs, "mid", 1)

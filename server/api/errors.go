@@ -92,6 +92,8 @@ func (a *API) asError(r *http.Request, op string, err error) *Error {
 		logger(r).Error("database unavailable", slog.String("operation", op), slog.Any("error", err))
 		return newError(http.StatusServiceUnavailable,
 			op+" failure seen - the database is unavailable, please retry later. Request ID: "+requestID(r))
+	case errors.Is(err, store.ErrQuotaReached):
+		return issue(http.StatusForbidden, op, "Creation not allowed because a quota has been reached")
 	case errors.Is(err, store.ErrInvalid):
 		return issue(http.StatusBadRequest, op, "Provided information cannot be stored: a value is too long")
 	default:

@@ -41,6 +41,12 @@ func (a *API) routes(reg *prometheus.Registry) *http.ServeMux {
 	mux.HandleFunc("GET /v1/orders/{id}", a.getOrder)
 	mux.HandleFunc("DELETE /v1/orders/{id}", a.deleteOrder)
 
+	mux.HandleFunc("GET /v1/quotas", a.getQuotas)
+	mux.HandleFunc("GET /v1/project-quotas", a.listProjectQuotas)
+	mux.HandleFunc("GET /v1/project-quotas/{project_id}", a.getProjectQuotas)
+	mux.HandleFunc("PUT /v1/project-quotas/{project_id}", a.putProjectQuotas)
+	mux.HandleFunc("DELETE /v1/project-quotas/{project_id}", a.deleteProjectQuotas)
+
 	mux.HandleFunc("GET /v1/secret-stores", a.listSecretStores)
 	mux.HandleFunc("GET /v1/secret-stores/global-default", a.getGlobalDefaultSecretStore)
 	mux.HandleFunc("GET /v1/secret-stores/preferred", a.getPreferredSecretStore)

@@ -57,6 +57,9 @@ func (a *API) createSecret(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
+		if err := a.enforceQuota(tx, projectID, store.CountSecrets); err != nil {
+			return err
+		}
 		secret.ProjectID = projectID
 		return tx.CreateSecret(secret, payload)
 	})

@@ -145,6 +145,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.BarbicanConf, "barbican-conf", c.BarbicanConf, "an existing Barbican's barbican.conf to take the database URL, KEKs, host_href, size and paging limits from (the environment and flags override it)")
 	fs.StringVar(&c.HostHref, "host-href", c.HostHref, "base URL of hrefs in responses, e.g. https://barbican.example.com:9311 (default: derived from each request's Host header)")
 	c.AddStoreFlags(fs)
+	c.AddQuotaFlags(fs)
 	fs.StringVar(&c.PolicyFile, "policy-file", c.PolicyFile, "policy YAML file overriding Barbican's default rules by name")
 	fs.BoolVar(&c.EnforceNewDefaults, "enforce-new-defaults", c.EnforceNewDefaults, "use the secure-RBAC rules (admin/member/reader) instead of Barbican's legacy ones (admin/creator/observer/audit)")
 	fs.StringVar(&c.AdminRole, "admin-role", c.AdminRole, "role given to no-auth requests without X-Roles")
@@ -295,7 +296,12 @@ func (c *Config) applyBarbicanConf(fs *pflag.FlagSet, conf *BarbicanConf) error 
 	c.SecretStores.EnabledSecretStorePlugins = conf.SecretStores.EnabledSecretStorePlugins
 	c.SecretStores.LookupSuffixes = conf.SecretStores.LookupSuffixes
 	c.SecretStores.EnabledCryptoPlugins = conf.SecretStores.EnabledCryptoPlugins
-	c.Quotas, c.KeystoneAuthtoken = conf.Quotas, conf.KeystoneAuthtoken
+	setInt("quota-secrets", conf.Quotas.Secrets)
+	setInt("quota-orders", conf.Quotas.Orders)
+	setInt("quota-containers", conf.Quotas.Containers)
+	setInt("quota-consumers", conf.Quotas.Consumers)
+	setInt("quota-cas", conf.Quotas.CAs)
+	c.KeystoneAuthtoken = conf.KeystoneAuthtoken
 	return errors.Join(errs...)
 }
 
