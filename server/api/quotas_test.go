@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestQuotas(t *testing.T) {
@@ -36,6 +37,8 @@ func TestQuotas(t *testing.T) {
 		s.createSecret(p1, `{}`)
 
 		// A project's own quota wins over the default, at once on this server.
+		// Whole seconds apart, so that the creation order shows on MariaDB's DATETIME too.
+		s.clock.Advance(time.Second)
 		s.expect(service, request{method: "PUT", path: "/v1/project-quotas/q1", body: `{"project_quotas": {"secrets": 5}}`},
 			http.StatusNoContent)
 		s.createSecret(p1, `{}`)
@@ -56,6 +59,7 @@ func TestQuotas(t *testing.T) {
 
 		// The list pages by creation, with links to the real path.
 		for _, p := range []string{"q2", "q3"} {
+			s.clock.Advance(time.Second)
 			s.expect(service, request{method: "PUT", path: "/v1/project-quotas/" + p, body: `{"project_quotas": {"cas": 1}}`}, 204)
 		}
 		list := s.expect(service, request{method: "GET", path: "/v1/project-quotas"}, 200).json(t)

@@ -14,6 +14,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/keymanager-io/keymanager/server/api"
+
 	"github.com/keymanager-io/keymanager/server/crypto/simplecrypto"
 )
 
@@ -103,18 +105,19 @@ func (a *AutoMigrate) Set(v string) error {
 }
 
 // Default returns the embedded defaults: SQLite and a generated KEK under the data directory, no-auth,
-// 127.0.0.1:9311.
+// 127.0.0.1:9311. The API's limits are its own defaults (the reference's), kept in one place.
 func Default() Config {
+	limits := api.DefaultConfig()
 	return Config{
 		Listen:          "127.0.0.1:9311",
 		DataDir:         defaultDataDir(),
 		DBAutoMigrate:   AutoMigrateAuto,
 		SQLiteSync:      "FULL",
 		AdminRole:       "admin",
-		MaxSecretBytes:  20000,
-		MaxRequestBytes: 25000,
-		DefaultLimit:    10,
-		MaxLimit:        100,
+		MaxSecretBytes:  limits.MaxSecretBytes,
+		MaxRequestBytes: limits.MaxRequestBytes,
+		DefaultLimit:    limits.DefaultLimit,
+		MaxLimit:        limits.MaxLimit,
 		LogLevel:        "info",
 		LogFormat:       "json",
 		ShutdownTimeout: 30 * time.Second,
