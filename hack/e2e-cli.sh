@@ -189,6 +189,87 @@ check_delete() {
 	ok "deleted secret is gone"
 }
 
+# wait_order polls an order as castellan does (the CLI, once every 0.2 s, at most 150 times) until it
+# leaves PENDING, and prints its JSON.
+wait_order() {
+	local project="$1" href="$2" i out
+	for ((i = 0; i < 150; i++)); do
+		out="$(bcli "$project" secret order get "$href" -f json)"
+		[[ "$(field Status <<<"$out")" != PENDING ]] && {
+			printf '%s\n' "$out"
+			return 0
+		}
+		sleep 0.2
+	done
+	fail "order ${href} is still PENDING"
+}
+
+check_orders() {
+	log "order a key, a key pair and an unsupported key"
+	local key_href pair_href bad_href out secret_href err
+	key_href="$(bcli "$PROJECT_A" secret order create key --name e2e-key --algorithm aes --bit-length 256 \
+		--mode cbc --payload-content-type application/octet-stream -f value -c 'Order href')"
+	[[ "$key_href" == "${ENDPOINT}/v1/orders/"* ]] || fail "order href '${key_href}' is not under ${ENDPOINT}/v1/orders/"
+	out="$(wait_order "$PROJECT_A" "$key_href")"
+	expect_eq "key order status" "$(field Status <<<"$out")" "ACTIVE"
+	expect_eq "key order type" "$(field Type <<<"$out")" "Key"
+	expect_eq "key order error code" "$(field 'Error code' <<<"$out")" "None"
+	secret_href="$(field 'Secret href' <<<"$out")"
+	[[ "$secret_href" == "${ENDPOINT}/v1/secrets/"* ]] || fail "key order's secret href '${secret_href}'"
+	out="$(bcli "$PROJECT_A" secret get "$secret_href" -f json)"
+	expect_eq "ordered key's type" "$(field 'Secret type' <<<"$out")" "symmetric"
+	expect_eq "ordered key's name" "$(field Name <<<"$out")" "e2e-key"
+	expect_eq "ordered key's bit length" "$(field 'Bit length' <<<"$out")" "256"
+	bcli "$PROJECT_A" secret get --payload_content_type application/octet-stream \
+		--file "${WORK}/ordered.bin" "$secret_href" >/dev/null
+	expect_eq "ordered key's payload length" "$(wc -c <"${WORK}/ordered.bin")" "32"
+
+	pair_href="$(bcli "$PROJECT_A" secret order create asymmetric --name e2e-pair --algorithm rsa \
+		--bit-length 2048 -f value -c 'Order href')"
+	out="$(wait_order "$PROJECT_A" "$pair_href")"
+	expect_eq "key pair order status" "$(field Status <<<"$out")" "ACTIVE"
+	expect_eq "key pair order type" "$(field Type <<<"$out")" "Asymmetric"
+	[[ "$(field 'Container href' <<<"$out")" == "${ENDPOINT}/v1/containers/"* ]] ||
+		fail "key pair order's container href '$(field 'Container href' <<<"$out")'"
+	out="$(bcli "$PROJECT_A" secret list --name e2e-pair --limit 100 -f json)"
+	expect_eq "key pair secrets" "$(python3 -c 'import json, sys
+print(",".join(sorted(s["Secret type"] for s in json.load(sys.stdin))))' <<<"$out")" "private,public"
+
+	bad_href="$(bcli "$PROJECT_A" secret order create key --algorithm ec --bit-length 256 -f value -c 'Order href')"
+	out="$(wait_order "$PROJECT_A" "$bad_href")"
+	expect_eq "unsupported key order status" "$(field Status <<<"$out")" "ERROR"
+	expect_eq "unsupported key order error code" "$(field 'Error code' <<<"$out")" "400"
+	expect_eq "unsupported key order error message" "$(field 'Error message' <<<"$out")" \
+		"Process TypeOrder issue seen - Requested algorithm is not supported."
+	if err="$(barbican --no-auth --endpoint "$ENDPOINT" --os-project-id "$PROJECT_A" \
+		secret order create key --bit-length 12 2>&1)"; then
+		fail "an order of 12 bits was accepted"
+	fi
+	[[ "$err" == *"Bad Request: Provided field value is not supported"* ]] ||
+		fail "a 12-bit order should be refused with the reference's message, got: ${err}"
+	ok "a 12-bit key order is refused with the reference's message"
+
+	log "list and delete orders"
+	out="$(bcli "$PROJECT_A" secret order list --limit 100 -f json)"
+	expect_eq "orders listed" "$(python3 -c 'import json, sys
+print(" ".join(o["Order href"] for o in json.load(sys.stdin)))' <<<"$out")" "${key_href} ${pair_href} ${bad_href}"
+	out="$(bcli "$PROJECT_B" secret order list -f json)"
+	expect_eq "project B's orders" "$out" "[]"
+	if bcli "$PROJECT_B" secret order get "$key_href" -f json >/dev/null; then
+		fail "project B can read project A's order"
+	fi
+	ok "project B cannot read project A's order"
+	bcli "$PROJECT_A" secret order delete "$key_href" >/dev/null
+	if err="$(barbican --no-auth --endpoint "$ENDPOINT" --os-project-id "$PROJECT_A" \
+		secret order get "$key_href" 2>&1)"; then
+		fail "deleted order ${key_href} can still be read"
+	fi
+	[[ "$err" == *"Not Found: Order not found."* ]] || fail "a deleted order should be 'Order not found.', got: ${err}"
+	ok "deleted order is gone"
+	bcli "$PROJECT_A" secret get "$secret_href" -f json >/dev/null
+	ok "the deleted order's secret stays"
+}
+
 # time_store_http times the store round-trip without the CLI's ~0.5 s Python
 # start-up: 20 POSTs from one process, median and worst in ms. It reports; it
 # does not judge.
@@ -227,6 +308,7 @@ main() {
 	check_list
 	check_update
 	check_delete
+	check_orders
 	time_store_http
 	log "e2e-cli: all checks passed"
 }

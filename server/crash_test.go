@@ -40,9 +40,10 @@ func freeAddr(t *testing.T) string {
 
 // startServer starts `keymanager serve` and waits until /healthcheck answers (polling a real process is the
 // only way to know it listens; the wait is bounded by a deadline, nothing is asserted on time).
-func startServer(t *testing.T, bin, dataDir, addr string) *exec.Cmd {
+func startServer(t *testing.T, bin, dataDir, addr string, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--listen", addr, "--data-dir", dataDir, "--log-level", "warn")
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", addr, "--data-dir", dataDir, "--log-level", "warn"},
+		args...)...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -63,11 +63,12 @@ func barbicanDatabase(t *testing.T, dbURL string) {
 	// Drop every keymanager addition, whatever the steps are: what is left is Barbican's schema.
 	raw := rawDB(t, dbURL)
 	mysql := strings.HasPrefix(dbURL, "mysql://")
-	objects := "SELECT type, name FROM sqlite_master WHERE name LIKE 'keymanager%' ORDER BY type = 'table'"
+	objects := "SELECT type, name, tbl_name FROM sqlite_master WHERE name LIKE 'keymanager%' ORDER BY type = 'table'"
 	if mysql {
-		objects = "SELECT 'trigger', trigger_name FROM information_schema.triggers WHERE trigger_schema = DATABASE() " +
-			"AND trigger_name LIKE 'keymanager%' UNION ALL SELECT DISTINCT 'index', index_name FROM information_schema.statistics " +
-			"WHERE table_schema = DATABASE() AND index_name LIKE 'keymanager%' UNION ALL SELECT 'table', table_name " +
+		objects = "SELECT 'trigger', trigger_name, event_object_table FROM information_schema.triggers " +
+			"WHERE trigger_schema = DATABASE() AND trigger_name LIKE 'keymanager%' UNION ALL SELECT DISTINCT 'index', " +
+			"index_name, table_name FROM information_schema.statistics WHERE table_schema = DATABASE() " +
+			"AND index_name LIKE 'keymanager%' UNION ALL SELECT 'table', table_name, table_name " +
 			"FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'keymanager%'"
 	}
 	rows, err := raw.QueryContext(context.Background(), objects)
@@ -76,13 +77,13 @@ func barbicanDatabase(t *testing.T, dbURL string) {
 	}
 	var drops []string
 	for rows.Next() {
-		var kind, name string
-		if err := rows.Scan(&kind, &name); err != nil {
+		var kind, name, table string
+		if err := rows.Scan(&kind, &name, &table); err != nil {
 			t.Fatal(err)
 		}
 		stmt := "DROP " + strings.ToUpper(kind) + " " + name
 		if kind == "index" && mysql {
-			stmt += " ON secrets"
+			stmt += " ON " + table
 		}
 		drops = append(drops, stmt)
 	}

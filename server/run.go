@@ -19,6 +19,7 @@ import (
 	"github.com/keymanager-io/keymanager/server/api"
 	"github.com/keymanager-io/keymanager/server/auth"
 	"github.com/keymanager-io/keymanager/server/config"
+	"github.com/keymanager-io/keymanager/server/orders"
 	"github.com/keymanager-io/keymanager/server/policy"
 	"github.com/keymanager-io/keymanager/server/store"
 )
@@ -32,6 +33,7 @@ type Server struct {
 	log     *slog.Logger
 	db      *store.DB
 	handler http.Handler
+	orders  *orders.Pool
 }
 
 // clock is the one clock of the server: the store, the secret stores and the API all read it.
@@ -77,6 +79,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	pool, err := orders.New(db, secrets, orders.Options{Workers: cfg.OrderWorkers, Logger: log, Registry: reg, Now: clock})
+	if err != nil {
+		return nil, err
+	}
 	a, err := api.New(api.Config{
 		HostHref:               cfg.HostHref,
 		MaxSecretBytes:         cfg.MaxSecretBytes,
@@ -90,12 +96,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 			CAs: config.QuotaValue(cfg.Quotas.CAs)},
 	}, api.Deps{
 		DB: db, Secrets: secrets, Policy: enforcer, Auth: auth.NoAuth{AdminRole: cfg.AdminRole},
-		Logger: log, Registry: reg, Now: clock,
+		Logger: log, Registry: reg, Now: clock, Orders: pool,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, log: log, db: db, handler: a.Handler()}, nil
+	return &Server{cfg: cfg, log: log, db: db, handler: a.Handler(), orders: pool}, nil
 }
 
 // OpenDB opens the configured database.
@@ -139,10 +145,12 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	s.orders.Start()
 	s.log.Info("serving the Barbican v1 API", slog.String("listen", ln.Addr().String()),
 		slog.String("database", s.db.Dialect()), slog.String("version", Version))
 	select {
 	case err := <-errc:
+		_ = s.orders.Stop(context.Background())
 		_ = s.db.Close()
 		return fmt.Errorf("serving HTTP: %w", err)
 	case <-ctx.Done():
@@ -153,6 +161,10 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	err := srv.Shutdown(shutdownCtx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		s.log.Warn("requests still in flight at the shutdown deadline were cut off")
+	}
+	// Orders in flight finish within the same deadline; cut off, they stay PENDING and are redone.
+	if oerr := s.orders.Stop(shutdownCtx); oerr != nil && !errors.Is(oerr, context.DeadlineExceeded) {
+		err = errors.Join(err, oerr)
 	}
 	if cerr := s.db.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("closing the database: %w", cerr))

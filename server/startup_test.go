@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -85,7 +86,7 @@ func TestAutoMigrate(t *testing.T) {
 		_, _, err := newServer(t, cfg)
 		r := redacted(t, cfg.DBURL)
 		want := "the database " + r + " is at Barbican schema revision 8c74e2d7f1ff and keymanager schema step 0, " +
-			"not at this version's 8c74e2d7f1ff and step 3; keymanager does not change the schema of an existing " +
+			"not at this version's 8c74e2d7f1ff and step " + strconv.Itoa(store.LatestKeymanagerVersion) + "; keymanager does not change the schema of an existing " +
 			"database on start. Back the database up, then run\n  keymanager manage db upgrade --db-url '" + r + "'" +
 			"   # with the database password in place of xxxxx, or the URL in KEYMANAGER_DB_URL instead of --db-url" +
 			"\nand start again (or start with --db-auto-migrate=true)"
@@ -105,7 +106,7 @@ func TestAutoMigrate(t *testing.T) {
 		_, _, err := newServer(t, cfg)
 		r := redacted(t, cfg.DBURL)
 		want := "the database " + r + " is at Barbican schema revision (none) and keymanager schema step 0, " +
-			"not at this version's 8c74e2d7f1ff and step 3, and --db-auto-migrate=false forbids creating it; run\n" +
+			"not at this version's 8c74e2d7f1ff and step " + strconv.Itoa(store.LatestKeymanagerVersion) + ", and --db-auto-migrate=false forbids creating it; run\n" +
 			"  keymanager manage db upgrade --db-url '" + r + "'" +
 			"   # with the database password in place of xxxxx, or the URL in KEYMANAGER_DB_URL instead of --db-url"
 		if err == nil || err.Error() != want {

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keymanager-io/keymanager/internal/testbed"
+	"github.com/keymanager-io/keymanager/server/store"
 )
 
 // TestDBUpgradeFromBarbicanConf runs `manage db upgrade --barbican-conf FILE`: the database comes from the
@@ -33,7 +35,8 @@ func TestDBUpgradeFromBarbicanConf(t *testing.T) {
 				if err := root.Execute(); err != nil {
 					t.Fatalf("manage db %s: %v", sub, err)
 				}
-				want := "8c74e2d7f1ff (barbican alembic head), keymanager schema 2, " + name + "\n"
+				want := "8c74e2d7f1ff (barbican alembic head), keymanager schema " +
+					strconv.Itoa(store.LatestKeymanagerVersion) + ", " + name + "\n"
 				if out.String() != want {
 					t.Fatalf("manage db %s printed %q, want %q", sub, out.String(), want)
 				}

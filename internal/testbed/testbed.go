@@ -6,9 +6,11 @@
 package testbed
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -97,4 +99,21 @@ func requireFiles(dir string, names ...string) error {
 		}
 	}
 	return nil
+}
+
+// Python returns the path of a python3 that can import every module named (python-cryptography, for the
+// tests that check formats against the library the reference Barbican uses).
+func Python(t testing.TB, modules ...string) string {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	for _, m := range modules {
+		if err != nil {
+			break
+		}
+		if out, runErr := exec.CommandContext(context.Background(), py, "-c", "import "+m).CombinedOutput(); runErr != nil {
+			err = fmt.Errorf("python3 cannot import %s (apt-get install -y python3-cryptography): %w: %s", m, runErr, out)
+		}
+	}
+	Require(t, "python3", err)
+	return py
 }

@@ -54,7 +54,14 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Now is the clock (UTC): the same one the store and the secret stores use. nil is the system clock.
 	Now func() time.Time
+	// Orders is told of every new order; nil leaves new orders to the order workers' poll.
+	Orders OrderNotifier
 }
+
+// OrderNotifier is the order worker pool as the API sees it: told when an order has been committed, so that a
+// worker takes it at once instead of at its next poll (castellan polls an order once a second and should find it
+// ACTIVE on its first try).
+type OrderNotifier interface{ Notify() }
 
 // API serves the Barbican v1 API.
 type API struct {
@@ -65,6 +72,7 @@ type API struct {
 	auth    auth.Authenticator
 	log     *slog.Logger
 	now     func() time.Time
+	orders  OrderNotifier
 	metrics *metrics
 	mux     *http.ServeMux
 
@@ -89,7 +97,8 @@ func New(cfg Config, d Deps) (*API, error) {
 	if cfg.MaxLimit <= 0 {
 		cfg.MaxLimit = def.MaxLimit
 	}
-	a := &API{cfg: cfg, db: d.DB, secrets: d.Secrets, policy: d.Policy, auth: d.Auth, log: d.Logger, now: d.Now}
+	a := &API{cfg: cfg, db: d.DB, secrets: d.Secrets, policy: d.Policy, auth: d.Auth, log: d.Logger, now: d.Now,
+		orders: d.Orders}
 	if a.log == nil {
 		a.log = slog.Default()
 	}

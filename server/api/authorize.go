@@ -62,6 +62,20 @@ func (a *API) admit(w http.ResponseWriter, r *http.Request, g guard, target poli
 	return true
 }
 
+// admitBody admits a collection request that carries a JSON body (g.jsonBody) and reads the body; on refusal it
+// has answered and returns false.
+func (a *API) admitBody(w http.ResponseWriter, r *http.Request, g guard) (any, bool) {
+	if !a.admit(w, r, g, nil) {
+		return nil, false
+	}
+	body, e := a.readJSON(r)
+	if e != nil {
+		writeErrorBody(w, r, e)
+		return nil, false
+	}
+	return body, true
+}
+
 // authorize enforces a policy action for the caller; on refusal it answers 403 and returns false.
 func (a *API) authorize(w http.ResponseWriter, r *http.Request, op string, action policy.Action, target policy.Target) bool {
 	ok, err := a.policy.Enforce(action, caller(r).Credentials(), target)

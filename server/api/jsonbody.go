@@ -129,6 +129,12 @@ func invalidObject(schema, reason, prop string) *Error {
 		"Provided object does not match schema '%s': %s. Invalid property: '%s'", schema, reason, prop))
 }
 
+// named is s under another name (a schema nested in another one is reported under both names).
+func (s objectSchema) named(name string) objectSchema {
+	s.name = name
+	return s
+}
+
 // validate checks body against s and returns it as an object.
 func (s objectSchema) validate(body any) (map[string]any, *Error) {
 	obj, ok := body.(map[string]any)

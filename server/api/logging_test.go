@@ -124,3 +124,30 @@ func TestServerErrorsKeepTheirCauseOutOfTheAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestOrderLogsNeverCarryKeysOrPassphrases processes orders with the workers logging at debug level: neither a
+// passphrase (in an order's meta) nor generated key material reaches the logs, also when an order fails.
+func TestOrderLogsNeverCarryKeysOrPassphrases(t *testing.T) {
+	var logs lockedBuffer
+	s := newSetup(t, withLogOutput(&logs))
+	const passphrase = "passphrase-that-must-not-be-logged"
+	pair := s.waitOrder(admin, s.createOrder(admin, `{"type": "asymmetric", "meta": {"algorithm": "rsa",
+		"bit_length": 1024, "passphrase": "`+passphrase+`"}}`))
+	failed := s.waitOrder(admin, s.createOrder(admin, `{"type": "asymmetric", "meta": {"algorithm": "rsa",
+		"bit_length": 1000, "passphrase": "`+passphrase+`"}}`))
+	key := s.waitOrder(admin, s.createOrder(admin, `{"type": "key", "meta": {"algorithm": "aes", "bit_length": 128}}`))
+	if pair["status"] != "ACTIVE" || failed["status"] != "ERROR" || key["status"] != "ACTIVE" {
+		t.Fatalf("unexpected outcomes: %v / %v / %v", pair, failed, key)
+	}
+	raw := s.expect(admin, request{method: "GET", path: "/v1/secrets/" + refID(t, key["secret_ref"]) + "/payload"}, 200).body
+	out := logs.String()
+	for _, secret := range []string{passphrase, base64.StdEncoding.EncodeToString(raw), fmt.Sprintf("%x", raw),
+		"PRIVATE KEY"} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("%q reached the logs:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, `"msg":"Order failed"`) {
+		t.Errorf("a failed order should be logged (without its secrets):\n%s", out)
+	}
+}

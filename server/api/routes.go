@@ -35,6 +35,12 @@ func (a *API) routes(reg *prometheus.Registry) *http.ServeMux {
 	mux.HandleFunc("PUT /v1/secrets/{id}/metadata/{key}", a.putSecretMetadatum)
 	mux.HandleFunc("DELETE /v1/secrets/{id}/metadata/{key}", a.deleteSecretMetadatum)
 
+	mux.HandleFunc("GET /v1/orders", a.listOrders)
+	mux.HandleFunc("POST /v1/orders", a.createOrder)
+	mux.HandleFunc("PUT /v1/orders", a.putOrders)
+	mux.HandleFunc("GET /v1/orders/{id}", a.getOrder)
+	mux.HandleFunc("DELETE /v1/orders/{id}", a.deleteOrder)
+
 	mux.HandleFunc("GET /v1/quotas", a.getQuotas)
 	mux.HandleFunc("GET /v1/project-quotas", a.listProjectQuotas)
 	mux.HandleFunc("GET /v1/project-quotas/{project_id}", a.getProjectQuotas)
@@ -62,6 +68,10 @@ func (a *API) routes(reg *prometheus.Registry) *http.ServeMux {
 var entityLookups = map[string]func(a *API, w http.ResponseWriter, r *http.Request, id string) bool{
 	"secrets": func(a *API, w http.ResponseWriter, r *http.Request, id string) bool {
 		_, ok := a.lookupSecret(w, r, "Secret retrieval", id, store.LoadOptions{})
+		return ok
+	},
+	"orders": func(a *API, w http.ResponseWriter, r *http.Request, id string) bool {
+		_, ok := a.lookupOrder(w, r, "Order retrieval", id)
 		return ok
 	},
 	"secret-stores": func(a *API, w http.ResponseWriter, r *http.Request, id string) bool {

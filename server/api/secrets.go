@@ -16,16 +16,12 @@ import (
 // createSecret is POST /v1/secrets: one-step (with payload) or metadata-only.
 func (a *API) createSecret(w http.ResponseWriter, r *http.Request) {
 	const op = "Secret creation"
-	if !a.admit(w, r, guard{op: op, action: policy.ActionSecretsPost, accept: acceptJSON, jsonBody: true}, nil) {
-		return
-	}
-	body, e := a.readJSON(r)
-	if e != nil {
-		writeErrorBody(w, r, e)
+	body, ok := a.admitBody(w, r, guard{op: op, action: policy.ActionSecretsPost, accept: acceptJSON, jsonBody: true})
+	if !ok {
 		return
 	}
 	now := a.now()
-	ns, e := a.validateNewSecret(body, now)
+	ns, e := a.validateNewSecret(body, now, "")
 	if e != nil {
 		writeErrorBody(w, r, e)
 		return

@@ -37,19 +37,25 @@ type newSecret struct {
 	expiration         *time.Time
 	hasPayload         bool
 	payload            string // stripped, as sent
-	contentType        string // as sent
+	contentType        string // as sent (for an order: the type of the key to generate)
 	contentEncoding    string
 	transportKeyNeeded bool
 	transportKeyID     *string
 }
 
-// validateNewSecret applies the schema, then the reference's checks in its order.
-func (a *API) validateNewSecret(body any, now time.Time) (*newSecret, *Error) {
-	obj, verr := secretSchema.validate(body)
+// validateNewSecret applies the schema, then the reference's checks in its order. parent is "" for POST
+// /v1/secrets; for the meta of an order it names the order's schema: messages then name the schema
+// "Secret' within 'Order", and a payload_content_type may come without a payload (it is the type of the key to
+// generate), but must be a supported one.
+func (a *API) validateNewSecret(body any, now time.Time, parent string) (*newSecret, *Error) {
+	schema := secretSchema.name
+	if parent != "" {
+		schema += "' within '" + parent
+	}
+	obj, verr := secretSchema.named(schema).validate(body)
 	if verr != nil {
 		return nil, verr
 	}
-	const schema = "Secret"
 	ns := &newSecret{secretType: store.DefaultSecretType}
 	if s, ok := obj["name"].(string); ok {
 		ns.name = &s
@@ -86,6 +92,10 @@ func (a *API) validateNewSecret(body any, now time.Time) (*newSecret, *Error) {
 		}
 		ns.expiration = &t
 	}
+	unsupportedType := func() *Error {
+		return invalidObject(schema, "payload_content_type is not one of "+pyStringList(supportedTypes),
+			"payload_content_type")
+	}
 	ct, ctPresent := obj["payload_content_type"]
 	ctText, _ := ct.(string)
 	if payload, ok := obj["payload"].(string); ok {
@@ -94,8 +104,7 @@ func (a *API) validateNewSecret(body any, now time.Time) (*newSecret, *Error) {
 				"payload_content_type")
 		}
 		if !isSupportedContentType(ctText) {
-			return nil, invalidObject(schema, "payload_content_type is not one of "+pyStringList(supportedTypes),
-				"payload_content_type")
+			return nil, unsupportedType()
 		}
 		enc, _ := obj["payload_content_encoding"].(string)
 		if isBinaryType(normalizeContentType(ctText)) {
@@ -119,7 +128,13 @@ func (a *API) validateNewSecret(body any, now time.Time) (*newSecret, *Error) {
 		}
 		ns.hasPayload, ns.payload, ns.contentType, ns.contentEncoding = true, payload, ctText, enc
 	} else if ctPresent {
-		return nil, invalidObject(schema, "payload must be provided when payload_content_type is specified", "payload")
+		if parent == "" {
+			return nil, invalidObject(schema, "payload must be provided when payload_content_type is specified", "payload")
+		}
+		if ctText != "" && !isSupportedContentType(ctText) {
+			return nil, unsupportedType()
+		}
+		ns.contentType = ctText
 	}
 	return ns, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/keymanager-io/keymanager/server/auth"
 	"github.com/keymanager-io/keymanager/server/crypto/simplecrypto"
 	"github.com/keymanager-io/keymanager/server/crypto/storecrypto"
+	"github.com/keymanager-io/keymanager/server/orders"
 	"github.com/keymanager-io/keymanager/server/policy"
 	"github.com/keymanager-io/keymanager/server/store"
 )
@@ -47,6 +48,8 @@ type setup struct {
 	db     *store.DB
 	clock  *testClock
 	keks   []simplecrypto.Key
+	// orders is the order worker pool, nil withoutOrderWorkers.
+	orders *orders.Pool
 }
 
 type setupOption func(*setupConfig)
@@ -58,6 +61,7 @@ type setupConfig struct {
 	keks      []simplecrypto.Key
 	skipClock bool
 	logOut    io.Writer
+	noWorkers bool
 	multiple  bool
 }
 
@@ -71,6 +75,9 @@ func withKEKs(keys ...simplecrypto.Key) setupOption { return func(c *setupConfig
 func withMultipleBackends() setupOption     { return func(c *setupConfig) { c.multiple = true } }
 func withRealClock() setupOption            { return func(c *setupConfig) { c.skipClock = true } }
 func withLogOutput(w io.Writer) setupOption { return func(c *setupConfig) { c.logOut = w } }
+
+// withoutOrderWorkers leaves orders PENDING: no pool processes them.
+func withoutOrderWorkers() setupOption { return func(c *setupConfig) { c.noWorkers = true } }
 
 // newSetup starts the real API (real database, simple_crypto, policy engine) behind an httptest server.
 func newSetup(t testing.TB, opts ...setupOption) *setup {
@@ -133,13 +140,29 @@ func newSetup(t testing.TB, opts ...setupOption) *setup {
 	deps := Deps{DB: db, Secrets: secrets, Policy: enforcer, Auth: auth.NoAuth{AdminRole: "admin"},
 		Logger:   slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Registry: prometheus.NewRegistry(), Now: now}
+	var pool *orders.Pool
+	if !sc.noWorkers {
+		o := orders.Options{Registry: deps.Registry, Now: now, Logger: deps.Logger}
+		if pool, err = orders.New(db, secrets, o); err != nil {
+			t.Fatal(err)
+		}
+		deps.Orders = pool
+		pool.Start()
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := pool.Stop(ctx); err != nil {
+				t.Errorf("stopping the order workers: %v", err)
+			}
+		})
+	}
 	a, err := New(sc.cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	return &setup{t: t, server: srv, db: db, clock: clock, keks: sc.keks}
+	return &setup{t: t, server: srv, db: db, clock: clock, keks: sc.keks, orders: pool}
 }
 
 // forEachDatabase runs f against SQLite and against the test MariaDB.

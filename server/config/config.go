@@ -60,6 +60,9 @@ type Config struct {
 	DefaultLimit    int
 	MaxLimit        int
 
+	// OrderWorkers is how many orders are processed at once; 0 selects orders.DefaultWorkers.
+	OrderWorkers int
+
 	HealthcheckDisableFile string
 	LogLevel               string
 	LogFormat              string
@@ -153,6 +156,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.MaxRequestBytes, "max-request-bytes", c.MaxRequestBytes, "largest JSON request body read")
 	fs.IntVar(&c.DefaultLimit, "default-limit-paging", c.DefaultLimit, "page size of list requests without ?limit")
 	fs.IntVar(&c.MaxLimit, "max-limit-paging", c.MaxLimit, "largest page size of list requests")
+	fs.IntVar(&c.OrderWorkers, "order-workers", c.OrderWorkers, "orders generated at once by this server's workers (0: automatic, twice the CPUs, at most 16)")
 	fs.StringVar(&c.HealthcheckDisableFile, "healthcheck-disable-file", c.HealthcheckDisableFile, "while this file exists /healthcheck answers 503 (drain a node)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
@@ -325,6 +329,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DefaultLimit < 1 || c.MaxLimit < c.DefaultLimit {
 		errs = append(errs, errors.New("--default-limit-paging must be at least 1 and at most --max-limit-paging"))
+	}
+	if c.OrderWorkers < 0 {
+		errs = append(errs, fmt.Errorf("--order-workers %d: want 0 (automatic) or more", c.OrderWorkers))
 	}
 	switch c.LogFormat {
 	case "json", "text":

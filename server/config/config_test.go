@@ -18,6 +18,7 @@ func TestPrecedenceDefaultEnvFlag(t *testing.T) {
 		"KEYMANAGER_LISTEN":           "10.0.0.1:1",
 		"KEYMANAGER_HOST_HREF":        "https://kms.example.com",
 		"KEYMANAGER_MAX_LIMIT_PAGING": "50",
+		"KEYMANAGER_ORDER_WORKERS":    "3",
 	}
 	if err := ApplyEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 		t.Fatal(err)
@@ -25,7 +26,7 @@ func TestPrecedenceDefaultEnvFlag(t *testing.T) {
 	if c.Listen != "0.0.0.0:9999" {
 		t.Errorf("a flag should win over the environment, got %q", c.Listen)
 	}
-	if c.HostHref != "https://kms.example.com" || c.MaxLimit != 50 {
+	if c.HostHref != "https://kms.example.com" || c.MaxLimit != 50 || c.OrderWorkers != 3 {
 		t.Errorf("the environment should win over defaults, got %q %d", c.HostHref, c.MaxLimit)
 	}
 	if c.DefaultLimit != 10 {
@@ -57,6 +58,7 @@ func TestValidate(t *testing.T) {
 		"a listen address without port fails":    {mutate: func(c *Config) { c.Listen = "localhost" }, want: "--listen"},
 		"a host href without scheme fails":       {mutate: func(c *Config) { c.HostHref = "kms.example.com" }, want: "--host-href"},
 		"an unknown SQLite sync mode fails":      {mutate: func(c *Config) { c.SQLiteSync = "OFF" }, want: "FULL or NORMAL"},
+		"negative order workers fail":            {mutate: func(c *Config) { c.OrderWorkers = -1 }, want: "--order-workers"},
 		"a default page above the maximum fails": {mutate: func(c *Config) { c.DefaultLimit = 500 }, want: "--default-limit-paging"},
 	}
 	for name, tc := range cases {

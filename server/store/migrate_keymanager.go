@@ -31,6 +31,7 @@ var keymanagerSteps = []keymanagerStep{
 			{"INSERT", countsTable}, {"UPDATE", countsTable}, {"DELETE", countsTable}}},
 	{version: counterStepVersion, name: "project counters of every quota resource, sharded", ops: projectCountersSQL,
 		triggers: true, needs: counterStepNeeds()},
+	{version: 4, name: "pending orders index", ops: pendingOrdersIndexSQL, needs: []need{{"INDEX", "orders"}}},
 }
 
 // LatestKeymanagerVersion is the version Upgrade brings keymanager's own
@@ -80,6 +81,13 @@ func listIndexesSQL(string) []schemaOp {
 		{sql: "CREATE INDEX keymanager_ix_secrets_expiration ON secrets (project_id, deleted, expiration)",
 			creates: schemaObject{"index", "keymanager_ix_secrets_expiration", "secrets"}},
 	}
+}
+
+// pendingOrdersIndexSQL serves the order workers' poll for PENDING orders, oldest first, without a scan of every
+// order ever made.
+func pendingOrdersIndexSQL(string) []schemaOp {
+	return []schemaOp{{sql: "CREATE INDEX keymanager_ix_orders_pending ON orders (status, deleted, created_at)",
+		creates: schemaObject{"index", "keymanager_ix_orders_pending", "orders"}}}
 }
 
 func secretCounterSQL(dialect string) []schemaOp {

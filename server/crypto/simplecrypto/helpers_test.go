@@ -2,10 +2,9 @@ package simplecrypto
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"testing"
 
+	"github.com/keymanager-io/keymanager/internal/testbed"
 	"github.com/keymanager-io/keymanager/server/crypto"
 )
 
@@ -43,22 +42,9 @@ func boundKEK(t testing.TB, p *Plugin, label string) crypto.KEK {
 	return kek
 }
 
-// requirePython returns the path of a python3 that can import
-// cryptography.fernet. Without one the test fails under CI=true and is
-// skipped (loudly) elsewhere.
+// requirePython returns the path of a python3 that can import cryptography.fernet (testbed.Python's rules
+// when it cannot).
 func requirePython(t *testing.T) string {
 	t.Helper()
-	py, err := exec.LookPath("python3")
-	if err == nil {
-		err = exec.Command(py, "-c", "import cryptography.fernet").Run()
-	}
-	if err != nil {
-		msg := "python3 with cryptography.fernet is required for the Fernet compatibility test " +
-			"(apt-get install -y python3-cryptography): " + err.Error()
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip("SKIPPING: " + msg)
-	}
-	return py
+	return testbed.Python(t, "cryptography.fernet")
 }

@@ -190,21 +190,29 @@ func (s *Store) Encrypt(ctx context.Context, b *Backend, req Request) (*store.Se
 	if err != nil {
 		return nil, fmt.Errorf("encrypting with %s: %w", b.Plugin.Name(), err)
 	}
+	return s.rows(req.SecretID, kek.ID, crypto.Encrypted{CypherText: cypher, KEKMetaExtended: kekMetaExtended},
+		req.ContentType), nil
+}
+
+// rows are the encrypted_data and secret_store_metadata rows of one secret whose value a plugin encrypted under
+// the KEK row kekID.
+func (s *Store) rows(secretID, kekID string, enc crypto.Encrypted, contentType string) *store.SecretPayload {
 	now := s.now()
 	model := func() store.Model {
 		return store.Model{ID: store.NewID(), CreatedAt: now, UpdatedAt: now, Status: store.StatusActive}
 	}
-	text := base64.StdEncoding.EncodeToString(cypher)
-	ct := req.ContentType
-	datum := &store.EncryptedDatum{Model: model(), ContentType: &ct, SecretID: req.SecretID, KEKID: kek.ID, CypherText: &text}
-	if kekMetaExtended != "" {
-		datum.KEKMetaExtended = &kekMetaExtended
+	text := base64.StdEncoding.EncodeToString(enc.CypherText)
+	ct := contentType
+	datum := &store.EncryptedDatum{Model: model(), ContentType: &ct, SecretID: secretID, KEKID: kekID, CypherText: &text}
+	if enc.KEKMetaExtended != "" {
+		meta := enc.KEKMetaExtended
+		datum.KEKMetaExtended = &meta
 	}
 	meta := []store.SecretStoreMetadatum{
-		{Model: model(), Key: "content_type", Value: req.ContentType, SecretID: req.SecretID},
-		{Model: model(), Key: "plugin_name", Value: crypto.StoreCryptoPluginName, SecretID: req.SecretID},
+		{Model: model(), Key: "content_type", Value: contentType, SecretID: secretID},
+		{Model: model(), Key: "plugin_name", Value: crypto.StoreCryptoPluginName, SecretID: secretID},
 	}
-	return &store.SecretPayload{Data: datum, StoreMeta: meta}, nil
+	return &store.SecretPayload{Data: datum, StoreMeta: meta}
 }
 
 // Decrypt returns the plaintext of a secret loaded with store.LoadOptions{Payload: true}, with the plugin its
