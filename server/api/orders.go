@@ -36,6 +36,9 @@ func (a *API) createOrder(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
+		if err := a.enforceQuota(tx, projectID, store.CountOrders); err != nil {
+			return err
+		}
 		order.ProjectID = projectID
 		return tx.CreateOrder(order)
 	})

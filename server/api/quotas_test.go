@@ -69,6 +69,15 @@ func TestQuotas(t *testing.T) {
 			t.Fatalf("unexpected list %v", list)
 		}
 
+		// Orders count against their own quota.
+		s.expect(service, request{method: "PUT", path: "/v1/project-quotas/q1", body: `{"project_quotas": {"orders": 1}}`}, 204)
+		order := `{"type": "key", "meta": {"algorithm": "aes", "bit_length": 256}}`
+		s.expect(p1, request{method: "POST", path: "/v1/orders", body: order}, http.StatusAccepted)
+		r = s.expect(p1, request{method: "POST", path: "/v1/orders", body: order}, http.StatusForbidden)
+		if d := r.description(t); d != "Order creation issue seen - Creation not allowed because a quota has been reached." {
+			t.Fatalf("unexpected order 403 %v", d)
+		}
+
 		// Deleting brings the defaults back.
 		s.expect(service, request{method: "DELETE", path: "/v1/project-quotas/q1"}, http.StatusNoContent)
 		s.expect(p1, request{method: "POST", path: "/v1/secrets", body: `{}`}, http.StatusForbidden)
