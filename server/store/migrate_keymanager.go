@@ -32,6 +32,8 @@ var keymanagerSteps = []keymanagerStep{
 	{version: counterStepVersion, name: "project counters of every quota resource, sharded", ops: projectCountersSQL,
 		triggers: true, needs: counterStepNeeds()},
 	{version: 4, name: "pending orders index", ops: pendingOrdersIndexSQL, needs: []need{{"INDEX", "orders"}}},
+	{version: 5, name: "payload row indexes", ops: payloadIndexesSQL,
+		needs: []need{{"INDEX", "encrypted_data"}, {"INDEX", "secret_store_metadata"}}},
 }
 
 // LatestKeymanagerVersion is the version Upgrade brings keymanager's own
@@ -151,4 +153,18 @@ BEGIN
   UPDATE ` + countsTable + ` SET live = live - 1 WHERE project_id = OLD.project_id;
 END`, creates: trigger("keymanager_secrets_count_delete")},
 	}, backfill...)
+}
+
+// payloadIndexesSQL serve a secret's read: its content type (the first live content_type store-metadata row)
+// and its payload (the first live encrypted_data row) are picked by ORDER BY created_at, id LIMIT 1, which
+// Barbican's single-column secret_id indexes leave to a sort per secret read -- and every read of a secret, a
+// payload or a list page does one to three of them.
+func payloadIndexesSQL(dialect string) []schemaOp {
+	return []schemaOp{
+		{sql: "CREATE INDEX keymanager_ix_encrypted_data_secret ON encrypted_data (secret_id, deleted, created_at, id)",
+			creates: schemaObject{"index", "keymanager_ix_encrypted_data_secret", "encrypted_data"}},
+		{sql: "CREATE INDEX keymanager_ix_store_metadata_secret ON secret_store_metadata (secret_id, " +
+			quote(dialect, "key") + ", deleted, created_at, id)",
+			creates: schemaObject{"index", "keymanager_ix_store_metadata_secret", "secret_store_metadata"}},
+	}
 }

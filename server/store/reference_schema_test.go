@@ -25,7 +25,8 @@ import (
 var (
 	keymanagerTables  = []string{"keymanager_migrations", projectCountsTable}
 	keymanagerObjects = append([]string{"keymanager_ix_secrets_list", "keymanager_ix_secrets_expiration",
-		"keymanager_ix_orders_pending"}, counterTriggerNames()...)
+		"keymanager_ix_orders_pending", "keymanager_ix_encrypted_data_secret", "keymanager_ix_store_metadata_secret"},
+		counterTriggerNames()...)
 )
 
 // counterTriggerNames are step 3's triggers: of one dialect, or of both for "".
@@ -139,7 +140,7 @@ func assertAdditionsPresent(t *testing.T, s dbSchema, dialect string) {
 		}
 	}
 	required := append(append([]string{"keymanager_ix_secrets_list", "keymanager_ix_secrets_expiration",
-		"keymanager_ix_orders_pending"},
+		"keymanager_ix_orders_pending", "keymanager_ix_encrypted_data_secret", "keymanager_ix_store_metadata_secret"},
 		keymanagerTables...), counterTriggerNames(dialect)...)
 	for _, n := range required {
 		if !found[n] {

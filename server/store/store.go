@@ -160,18 +160,20 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 
 // gormConfig keeps gorm quiet: its logger would print SQL parameters, and
 // parameters carry ciphertext and metadata. Transactions are ours.
-func gormConfig() *gorm.Config {
+//
+// On SQLite statements are prepared once per connection and reused: parsing is a large share of a point
+// query's cost there. The cache is a bounded LRU: statement texts built from request input (list filters and
+// sorts) must not pile up prepared statements. On MariaDB gorm prepares nothing: the driver interpolates
+// arguments (see parseURL), one round trip per statement, and no prepared statement counts against the
+// server-wide max_prepared_stmt_count shared by every client of that server.
+func gormConfig(dialect string) *gorm.Config {
 	return &gorm.Config{
 		Logger:                 logger.Discard,
 		SkipDefaultTransaction: true,
 		DisableAutomaticPing:   true,
-		// Statements are prepared once per connection and reused: on SQLite parsing is a large share of a
-		// point query's cost. The cache is a bounded LRU: statement texts built from request input (list filters
-		// and sorts) must not pile up prepared statements, which on MariaDB count against the server-wide
-		// max_prepared_stmt_count shared by every client of that server.
-		PrepareStmt:        true,
-		PrepareStmtMaxSize: maxPreparedStatements,
-		PrepareStmtTTL:     time.Hour,
+		PrepareStmt:            dialect == DialectSQLite,
+		PrepareStmtMaxSize:     maxPreparedStatements,
+		PrepareStmtTTL:         time.Hour,
 	}
 }
 
