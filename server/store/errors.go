@@ -19,6 +19,8 @@ const (
 	mysqlLockWaitTimeout    = 1205
 	mysqlDeadlock           = 1213
 	mysqlServerShutdown     = 1053
+	mysqlNoReferencedRow    = 1216
+	mysqlNoReferencedRow2   = 1452
 )
 
 // classify wraps driver errors that callers branch on with the package's
@@ -66,6 +68,19 @@ func isUniqueViolation(err error) bool {
 	if errors.As(err, &liteErr) {
 		return liteErr.ExtendedCode == sqlite3.ErrConstraintUnique ||
 			liteErr.ExtendedCode == sqlite3.ErrConstraintPrimaryKey
+	}
+	return false
+}
+
+// isForeignKeyViolation reports whether err is a row pointing at a parent that does not exist.
+func isForeignKeyViolation(err error) bool {
+	var myErr *mysql.MySQLError
+	if errors.As(err, &myErr) {
+		return myErr.Number == mysqlNoReferencedRow || myErr.Number == mysqlNoReferencedRow2
+	}
+	var liteErr sqlite3.Error
+	if errors.As(err, &liteErr) {
+		return liteErr.ExtendedCode == sqlite3.ErrConstraintForeignKey
 	}
 	return false
 }

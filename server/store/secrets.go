@@ -82,7 +82,7 @@ func (tx *Tx) Secret(id string, o LoadOptions) (*SecretView, error) {
 	}
 	views, err := tx.querySecrets(true, "SELECT "+cols+" FROM secrets s JOIN projects p ON p.id = s.project_id"+join+
 		" WHERE s.id = ? AND s.deleted = 0 AND (s.expiration IS NULL OR s.expiration > ?)",
-		[]any{id, formatTime(tx.now)}, o.Consumers, o.Payload)
+		[]any{id, formatTime(tx.now)}, o.Consumers, o.Payload, nil)
 	if err != nil {
 		return nil, fmt.Errorf("look up secret: %w", err)
 	}

@@ -94,8 +94,9 @@ func (p *payloadScan) fill(v *SecretView) {
 
 // querySecrets runs a query selecting secretColumns + summaryColumns (+ payloadColumns when payload) and
 // completes the views: ACL users and (when asked) consumers are loaded for the secrets that have them.
-// fixed says the query text is one of the closed set of hot-path texts (see Tx.queryFixed).
-func (tx *Tx) querySecrets(fixed bool, query string, args []any, consumers, payload bool) ([]SecretView, error) {
+// fixed says the query text is one of the closed set of hot-path texts (see Tx.queryFixed). When total is not
+// nil the query selects one more column, the same integer on every row (a list's total), scanned into it.
+func (tx *Tx) querySecrets(fixed bool, query string, args []any, consumers, payload bool, total *int) ([]SecretView, error) {
 	run := tx.query
 	if fixed {
 		run = tx.queryFixed
@@ -119,6 +120,9 @@ func (tx *Tx) querySecrets(fixed bool, query string, args []any, consumers, payl
 		var pl payloadScan
 		if payload {
 			dest = append(dest, pl.dest()...)
+		}
+		if total != nil {
+			dest = append(dest, total)
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("scan secret: %w", classify(err))

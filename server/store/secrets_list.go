@@ -125,15 +125,26 @@ func (tx *Tx) ListSecrets(q SecretQuery) (page []SecretView, total int, err erro
 	offset := max(q.Offset, 0)
 
 	whereSQL := strings.Join(where, " AND ")
-	page, err = tx.querySecrets(false, "SELECT "+secretColumns+summaryColumns(tx.Dialect(), q.Consumers)+
-		" FROM "+from+" WHERE "+whereSQL+" ORDER BY "+strings.Join(order, ", ")+" LIMIT ? OFFSET ?",
-		append(append([]any{}, args...), limit, offset), q.Consumers, false)
+	// An unfiltered project list reads its total from the counters in the page's own query, so the usual list
+	// costs one statement; a filtered one counts its matches in a second.
+	counted := !filtered && q.ACLUserID == "" && tx.db.counterReady.Load()
+	cols, pageArgs := secretColumns+summaryColumns(tx.Dialect(), q.Consumers), []any{}
+	var totalPtr *int
+	if counted {
+		cols += ", (" + projectSecretTotalSQL + ") AS total"
+		pageArgs = append(pageArgs, q.ProjectID, q.ProjectID, formatTime(tx.now))
+		totalPtr = &total
+	}
+	pageArgs = append(append(pageArgs, args...), limit, offset)
+	page, err = tx.querySecrets(false, "SELECT "+cols+" FROM "+from+" WHERE "+whereSQL+" ORDER BY "+
+		strings.Join(order, ", ")+" LIMIT ? OFFSET ?", pageArgs, q.Consumers, false, totalPtr)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list secrets: %w", err)
 	}
-	if filtered || q.ACLUserID != "" || !tx.db.counterReady.Load() {
+	switch {
+	case !counted:
 		total, err = tx.count("SELECT COUNT(*) FROM "+from+" WHERE "+whereSQL, args...)
-	} else {
+	case len(page) == 0: // no row carried the total
 		total, err = tx.projectSecretTotal(q.ProjectID)
 	}
 	if err != nil {
@@ -142,19 +153,21 @@ func (tx *Tx) ListSecrets(q SecretQuery) (page []SecretView, total int, err erro
 	return page, total, nil
 }
 
-// projectSecretTotal is the number of live secrets of a project without
-// scanning them: the trigger-maintained count of non-deleted secrets minus
-// the non-deleted ones already expired (a range on the expiration index that
-// touches only expired rows).
+// projectSecretTotalSQL is the number of live secrets of a project (arguments: project id twice, now) without
+// scanning them: the trigger-kept count of non-deleted secrets minus the non-deleted ones already expired (a
+// range on the expiration index that touches only expired rows).
+const projectSecretTotalSQL = "SELECT (SELECT COALESCE(SUM(live), 0) FROM " + projectCountsTable +
+	" WHERE project_id = ? AND resource = 'secrets') - (SELECT COUNT(*) FROM secrets WHERE project_id = ? " +
+	"AND deleted = 0 AND expiration <= ?)"
+
+// projectSecretTotal is projectSecretTotalSQL on its own.
 func (tx *Tx) projectSecretTotal(projectID string) (int, error) {
-	live, err := tx.ProjectCount(projectID, CountSecrets)
+	if !tx.db.counterReady.Load() {
+		return 0, fmt.Errorf("project counters: %w", ErrNotFound)
+	}
+	n, err := tx.count(projectSecretTotalSQL, projectID, projectID, formatTime(tx.now))
 	if err != nil {
 		return 0, fmt.Errorf("count project secrets: %w", err)
 	}
-	expired, err := tx.count("SELECT COUNT(*) FROM secrets WHERE project_id = ? AND deleted = 0 AND expiration <= ?",
-		projectID, formatTime(tx.now))
-	if err != nil {
-		return 0, fmt.Errorf("count expired project secrets: %w", err)
-	}
-	return live - expired, nil
+	return n, nil
 }

@@ -25,6 +25,8 @@ type Tx struct {
 	writable bool
 	// committed runs after the transaction commits, in the caller's goroutine (caches learn only what is durable).
 	committed []func()
+	// cachedProjects are the external ids whose internal ids EnsureProject took from the cache.
+	cachedProjects []string
 }
 
 // errReadOnly is returned by write methods of a Tx from DB.Read: a programming error, not a request's.

@@ -23,13 +23,21 @@ const mysqlWriteAttempts = 4
 // own SAVEPOINT: a failing fn is rolled back alone and gets its own error,
 // and a failed COMMIT fails every fn of the batch. ctx is honoured while the
 // call waits to be scheduled; once fn has run, Write waits for the outcome.
+//
+// A write that used a cached project id which no longer names a row (a `manage db clean` removed the project)
+// fails on its foreign key; Write then forgets the cached ids it used and runs fn once more.
 func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 	if db.gc != nil {
-		tx, err := db.gc.write(ctx, db, fn)
-		if err == nil {
-			tx.runCommitted()
+		for attempt := 1; ; attempt++ {
+			tx, err := db.gc.write(ctx, db, fn)
+			if err == nil {
+				tx.runCommitted()
+				return nil
+			}
+			if attempt > 1 || !tx.forgetStaleProjects(err) {
+				return err
+			}
 		}
-		return err
 	}
 	var err error
 	for attempt := 1; attempt <= mysqlWriteAttempts; attempt++ {
@@ -42,10 +50,10 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 			tx.runCommitted()
 			return nil
 		}
-		if !isRetryable(err) || ctx.Err() != nil {
+		if (!isRetryable(err) && !tx.forgetStaleProjects(err)) || ctx.Err() != nil {
 			break
 		}
-		db.log.DebugContext(ctx, "Retrying transaction after lock conflict", slog.Int("attempt", attempt))
+		db.log.DebugContext(ctx, "Retrying transaction", slog.Int("attempt", attempt))
 	}
 	return classify(err)
 }
