@@ -69,7 +69,10 @@ func (db *DB) openSQLite(ctx context.Context, t target, opts Options) error {
 	if _, err := writerSQL.ExecContext(ctx, "PRAGMA temp_store = MEMORY"); err != nil {
 		return fmt.Errorf("open %s: %w", t.redacted, classify(err))
 	}
-	writer, err := gorm.Open(sqlite.Dialector{Conn: writerSQL}, gormConfig(DialectSQLite))
+	// The writer keeps its own statements prepared across transactions (writerStmts); gorm's cache cannot.
+	writerConfig := gormConfig(DialectSQLite)
+	writerConfig.PrepareStmt = false
+	writer, err := gorm.Open(sqlite.Dialector{Conn: writerSQL}, writerConfig)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", t.redacted, err)
 	}
@@ -107,7 +110,7 @@ func (db *DB) openSQLite(ctx context.Context, t target, opts Options) error {
 		cpSQL.SetMaxOpenConns(1)
 		db.checkpoints = newCheckpointer(cpSQL, db.log)
 	}
-	db.gc = newGroupCommitter(writer, opts.MaxBatch, db.log)
+	db.gc = newGroupCommitter(writer, writerSQL, opts.MaxBatch, db.log)
 	if db.checkpoints != nil {
 		db.gc.afterCommit = db.checkpoints.committed
 	}

@@ -72,6 +72,22 @@ const secretColumns = "s.id, s.created_at, s.updated_at, s.deleted_at, s.deleted
 	"s.secret_type, s.expiration, s.algorithm, s.bit_length, s.mode, s.creator_id, s.project_id, " +
 	"p.external_id AS project_external_id"
 
+// textTimes makes SQLite hand the timestamp columns of a secret read over as the text they hold (a unary +
+// leaves a value as it is but drops the column's declared type): mattn's driver otherwise parses every
+// DATETIME column itself, trying two layouts that never match before the one that does, three parses per
+// timestamp; parseNaive reads the text once.
+var textTimes = strings.NewReplacer("s.created_at,", "+s.created_at,", "s.updated_at,", "+s.updated_at,",
+	"s.deleted_at,", "+s.deleted_at,", "s.expiration,", "+s.expiration,", "e.created_at,", "+e.created_at,",
+	"e.updated_at,", "+e.updated_at,", "k.created_at,", "+k.created_at,", "k.updated_at,", "+k.updated_at,")
+
+// readColumns are the columns of a secret read in a dialect.
+func readColumns(dialect, cols string) string {
+	if dialect == DialectSQLite {
+		return textTimes.Replace(cols)
+	}
+	return cols
+}
+
 // Secret returns a live secret (not deleted, not expired at tx.Now) of any project, or ErrNotFound: one query
 // (with the payload row when asked), plus one each for an ACL's users and for consumers (when asked and
 // present).
@@ -80,6 +96,7 @@ func (tx *Tx) Secret(id string, o LoadOptions) (*SecretView, error) {
 	if o.Payload {
 		cols, join = cols+payloadColumns, payloadJoin
 	}
+	cols = readColumns(tx.Dialect(), cols)
 	views, err := tx.querySecrets(true, "SELECT "+cols+" FROM secrets s JOIN projects p ON p.id = s.project_id"+join+
 		" WHERE s.id = ? AND s.deleted = 0 AND (s.expiration IS NULL OR s.expiration > ?)",
 		[]any{id, formatTime(tx.now)}, o.Consumers, o.Payload, nil)

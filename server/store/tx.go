@@ -27,6 +27,8 @@ type Tx struct {
 	committed []func()
 	// cachedProjects are the external ids whose internal ids EnsureProject took from the cache.
 	cachedProjects []string
+	// sqlTx is the SQLite writer's transaction, for the statements it keeps prepared (writerStmts).
+	sqlTx *sql.Tx
 }
 
 // errReadOnly is returned by write methods of a Tx from DB.Read: a programming error, not a request's.
@@ -85,6 +87,11 @@ func (tx *Tx) stamp(t time.Time) string { return formatTime(tx.time(t)) }
 
 // exec runs a statement that changes rows and returns how many it changed.
 func (tx *Tx) exec(query string, args ...any) (int64, error) {
+	if tx.sqlTx != nil {
+		if n, ok, err := tx.db.gc.stmts.exec(tx.ctx, tx.sqlTx, query, args); ok {
+			return n, classify(err)
+		}
+	}
 	res := tx.g.Exec(query, args...)
 	return res.RowsAffected, classify(res.Error)
 }

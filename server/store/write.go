@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -78,6 +79,7 @@ type writeReq struct {
 // groupCommitter owns the single SQLite writer connection.
 type groupCommitter struct {
 	db       *gorm.DB
+	stmts    *writerStmts
 	maxBatch int
 	log      *slog.Logger
 
@@ -90,9 +92,10 @@ type groupCommitter struct {
 	once    sync.Once
 }
 
-func newGroupCommitter(db *gorm.DB, maxBatch int, log *slog.Logger) *groupCommitter {
+func newGroupCommitter(db *gorm.DB, conn *sql.DB, maxBatch int, log *slog.Logger) *groupCommitter {
 	gc := &groupCommitter{
 		db:       db,
+		stmts:    newWriterStmts(conn),
 		maxBatch: maxBatch,
 		log:      log,
 		queue:    make(chan *writeReq, 4*maxBatch),
@@ -147,6 +150,7 @@ func (gc *groupCommitter) close() {
 
 func (gc *groupCommitter) run() {
 	defer close(gc.stopped)
+	defer gc.stmts.close()
 	batch := make([]*writeReq, 0, gc.maxBatch)
 	for {
 		batch = batch[:0]
@@ -229,6 +233,7 @@ func (gc *groupCommitter) commit(batch []*writeReq) {
 		}
 		req.done <- results[i]
 	}
+	gc.stmts.prepareNoted(context.Background())
 }
 
 // runOne runs one fn inside its savepoint. It returns fn's own error, and a
@@ -236,7 +241,14 @@ func (gc *groupCommitter) commit(batch []*writeReq) {
 // trusted (the savepoint could not be rolled back or released).
 func (gc *groupCommitter) runOne(tx *gorm.DB, req *writeReq) (fnErr, broken error) {
 	const sp = "km_write"
-	if err := tx.Exec("SAVEPOINT " + sp).Error; err != nil {
+	sqlTx, _ := tx.Statement.ConnPool.(*sql.Tx)
+	exec := func(q string) error {
+		if _, ok, err := gc.stmts.exec(context.Background(), sqlTx, q, nil); ok {
+			return err
+		}
+		return tx.Exec(q).Error
+	}
+	if err := exec("SAVEPOINT " + sp); err != nil {
 		err = fmt.Errorf("write savepoint: %w", classify(err))
 		return err, err
 	}
@@ -244,14 +256,15 @@ func (gc *groupCommitter) runOne(tx *gorm.DB, req *writeReq) (fnErr, broken erro
 	// statement can roll back the whole shared transaction.
 	fnCtx := context.WithoutCancel(req.ctx)
 	req.tx = req.db.newWriteTx(fnCtx, tx.Session(&gorm.Session{NewDB: true, Context: fnCtx}))
+	req.tx.sqlTx = sqlTx
 	fnErr = callSafely(req.fn, req.tx)
 	if fnErr != nil {
-		if err := tx.Exec("ROLLBACK TO SAVEPOINT " + sp).Error; err != nil {
+		if err := exec("ROLLBACK TO SAVEPOINT " + sp); err != nil {
 			err = fmt.Errorf("write batch aborted: %w", classify(err))
 			return classify(fnErr), err
 		}
 	}
-	if err := tx.Exec("RELEASE SAVEPOINT " + sp).Error; err != nil {
+	if err := exec("RELEASE SAVEPOINT " + sp); err != nil {
 		err = fmt.Errorf("write batch aborted: %w", classify(err))
 		return err, err
 	}
