@@ -80,23 +80,40 @@ var textTimes = strings.NewReplacer("s.created_at,", "+s.created_at,", "s.update
 	"s.deleted_at,", "+s.deleted_at,", "s.expiration,", "+s.expiration,", "e.created_at,", "+e.created_at,",
 	"e.updated_at,", "+e.updated_at,", "k.created_at,", "+k.created_at,", "k.updated_at,", "+k.updated_at,")
 
-// readColumns are the columns of a secret read in a dialect.
-func readColumns(dialect, cols string) string {
-	if dialect == DialectSQLite {
-		return textTimes.Replace(cols)
+// readColumns are the columns of a secret read: per dialect, with or without consumers and the payload row.
+// They are built once: every read selects one of these eight texts.
+var readColumns = func() map[readShape]string {
+	m := map[readShape]string{}
+	for _, d := range []string{DialectSQLite, DialectMySQL} {
+		for _, consumers := range []bool{false, true} {
+			for _, payload := range []bool{false, true} {
+				cols := secretColumns + summaryColumns(d, consumers)
+				if payload {
+					cols += payloadColumns
+				}
+				if d == DialectSQLite {
+					cols = textTimes.Replace(cols)
+				}
+				m[readShape{d, consumers, payload}] = cols
+			}
+		}
 	}
-	return cols
+	return m
+}()
+
+type readShape struct {
+	dialect            string
+	consumers, payload bool
 }
 
 // Secret returns a live secret (not deleted, not expired at tx.Now) of any project, or ErrNotFound: one query
 // (with the payload row when asked), plus one each for an ACL's users and for consumers (when asked and
 // present).
 func (tx *Tx) Secret(id string, o LoadOptions) (*SecretView, error) {
-	cols, join := secretColumns+summaryColumns(tx.Dialect(), o.Consumers), ""
+	cols, join := readColumns[readShape{tx.Dialect(), o.Consumers, o.Payload}], ""
 	if o.Payload {
-		cols, join = cols+payloadColumns, payloadJoin
+		join = payloadJoin
 	}
-	cols = readColumns(tx.Dialect(), cols)
 	views, err := tx.querySecrets(true, "SELECT "+cols+" FROM secrets s JOIN projects p ON p.id = s.project_id"+join+
 		" WHERE s.id = ? AND s.deleted = 0 AND (s.expiration IS NULL OR s.expiration > ?)",
 		[]any{id, formatTime(tx.now)}, o.Consumers, o.Payload, nil)

@@ -128,7 +128,7 @@ func (tx *Tx) ListSecrets(q SecretQuery) (page []SecretView, total int, err erro
 	// An unfiltered project list reads its total from the counters in the page's own query, so the usual list
 	// costs one statement; a filtered one counts its matches in a second.
 	counted := !filtered && q.ACLUserID == "" && tx.db.counterReady.Load()
-	cols, pageArgs := readColumns(tx.Dialect(), secretColumns+summaryColumns(tx.Dialect(), q.Consumers)), []any{}
+	cols, pageArgs := readColumns[readShape{tx.Dialect(), q.Consumers, false}], []any{}
 	var totalPtr *int
 	if counted {
 		cols += ", (" + projectSecretTotalSQL + ") AS total"
