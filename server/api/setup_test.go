@@ -272,7 +272,7 @@ func (s *setup) createSecret(who as, body string) string {
 func setReadACL(t testing.TB, s *setup, secretID string, projectAccess bool, users ...string) {
 	t.Helper()
 	err := s.db.Write(context.Background(), func(tx *store.Tx) error {
-		return tx.SetReadACL(store.SecretACLs, secretID, projectAccess, users)
+		return tx.WriteReadACL(store.SecretACLs, secretID, store.ACLChange{ProjectAccess: &projectAccess, Users: users})
 	})
 	if err != nil {
 		t.Fatalf("writing the ACL: %v", err)

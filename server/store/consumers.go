@@ -1,13 +1,39 @@
 package store
 
-import "fmt"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+)
+
+// Consumers register a service's use of a secret or a container. Both kinds are soft-deleted and restored when
+// registered again: their unique constraints cover deleted rows, so re-registering keeps the one row.
+
+// consumerTable names a consumer table and its parent.
+type consumerTable struct {
+	table, parentTable, parentColumn string
+	// order is the list order: the reference lists secret consumers by creation, container consumers by name
+	// (created_at and id only make paging stable).
+	order string
+}
+
+var (
+	secretConsumers = consumerTable{table: "secret_consumer_metadata", parentTable: "secrets",
+		parentColumn: "secret_id", order: "created_at, id"}
+	containerConsumers = consumerTable{table: "container_consumer_metadata", parentTable: "containers",
+		parentColumn: "container_id", order: "name, created_at, id"}
+)
 
 // AddSecretConsumer registers a consumer of a secret (c.SecretID, c.Service, c.ResourceType, c.ResourceID and
-// c.ProjectID, the caller's project). Registering an existing consumer, or one deleted earlier, is idempotent:
-// the row is kept (un-deleted) rather than duplicated, as the reference does, and c is filled from it.
+// c.ProjectID, the caller's project) and bumps the secret's updated_at. Registering an existing consumer, or one
+// deleted earlier, is idempotent: the row is kept (un-deleted) rather than duplicated, as the reference does,
+// and c is filled from it.
 func (tx *Tx) AddSecretConsumer(c *SecretConsumerMetadatum) error {
 	if err := tx.writing("add secret consumer"); err != nil {
 		return err
+	}
+	if len(c.ResourceID) > maxResourceIDLength {
+		return fmt.Errorf("consumer resource id longer than %d: %w", maxResourceIDLength, ErrInvalid)
 	}
 	var existing []SecretConsumerMetadatum
 	err := tx.g.Where("secret_id = ? AND service = ? AND resource_type = ? AND resource_id = ?",
@@ -15,22 +41,172 @@ func (tx *Tx) AddSecretConsumer(c *SecretConsumerMetadatum) error {
 	if err != nil {
 		return fmt.Errorf("look up secret consumer: %w", classify(err))
 	}
-	ts := tx.time(tx.now)
 	if len(existing) > 0 {
 		e := existing[0]
-		if e.Deleted {
-			if _, err := tx.exec("UPDATE secret_consumer_metadata SET deleted = ?, deleted_at = NULL, updated_at = ?, "+
-				"project_id = ? WHERE id = ?", false, formatTime(ts), c.ProjectID, e.ID); err != nil {
-				return fmt.Errorf("restore secret consumer: %w", err)
-			}
-			e.Deleted, e.DeletedAt, e.UpdatedAt, e.ProjectID = false, nil, ts, c.ProjectID
+		if err := tx.restoreConsumer(secretConsumers, &e.Model, c.ProjectID); err != nil {
+			return err
 		}
+		e.ProjectID = c.ProjectID
 		*c = e
 		return nil
 	}
-	c.init(ts, StatusActive)
+	c.init(tx.time(tx.now), StatusActive)
 	if err := tx.insert(c); err != nil {
 		return fmt.Errorf("add secret consumer: %w", err)
 	}
+	return tx.touchParent(secretConsumers, c.SecretID)
+}
+
+// maxResourceIDLength is the width of secret_consumer_metadata.resource_id, which the reference's schema leaves
+// unbounded (a longer id fails in the database there).
+const maxResourceIDLength = 36
+
+// ContainerConsumerHash is the data_hash of a container consumer: the hex SHA-256 of container id, name and URL
+// concatenated, Barbican's uniqueness key for the row.
+func ContainerConsumerHash(containerID, name, url string) string {
+	sum := sha256.Sum256([]byte(containerID + name + url))
+	return hex.EncodeToString(sum[:])
+}
+
+// AddContainerConsumer registers a consumer of a container (c.ContainerID, c.Name, c.URL and c.ProjectID, the
+// caller's project), with AddSecretConsumer's idempotence, and fills c.
+func (tx *Tx) AddContainerConsumer(c *ContainerConsumerMetadatum) error {
+	if err := tx.writing("add container consumer"); err != nil {
+		return err
+	}
+	hash := ContainerConsumerHash(c.ContainerID, deref(c.Name), deref(c.URL))
+	var existing []ContainerConsumerMetadatum
+	if err := tx.g.Where("data_hash = ?", hash).Limit(1).Find(&existing).Error; err != nil {
+		return fmt.Errorf("look up container consumer: %w", classify(err))
+	}
+	if len(existing) > 0 {
+		e := existing[0]
+		if err := tx.restoreConsumer(containerConsumers, &e.Model, c.ProjectID); err != nil {
+			return err
+		}
+		e.ProjectID = c.ProjectID
+		*c = e
+		return nil
+	}
+	c.DataHash = &hash
+	c.init(tx.time(tx.now), StatusActive)
+	if err := tx.insert(c); err != nil {
+		return fmt.Errorf("add container consumer: %w", err)
+	}
+	return tx.touchParent(containerConsumers, c.ContainerID)
+}
+
+// restoreConsumer un-deletes a consumer row registered again (its new registrant becomes its owner); a live row
+// is left alone.
+func (tx *Tx) restoreConsumer(kind consumerTable, m *Model, projectID *string) error {
+	if !m.Deleted {
+		return nil
+	}
+	ts := tx.time(tx.now)
+	if _, err := tx.exec("UPDATE "+kind.table+" SET deleted = 0, deleted_at = NULL, updated_at = ?, project_id = ? "+
+		"WHERE id = ?", formatTime(ts), projectID, m.ID); err != nil {
+		return fmt.Errorf("restore consumer: %w", err)
+	}
+	m.Deleted, m.DeletedAt, m.UpdatedAt = false, nil, ts
 	return nil
+}
+
+// touchParent bumps the updated_at of a consumer's secret or container, as the reference does when it adds one.
+func (tx *Tx) touchParent(kind consumerTable, parentID string) error {
+	if _, err := tx.exec("UPDATE "+kind.parentTable+" SET updated_at = ? WHERE id = ?", tx.stamp(tx.now),
+		parentID); err != nil {
+		return fmt.Errorf("touch %s: %w", kind.parentTable, err)
+	}
+	return nil
+}
+
+// SecretConsumerByValues returns the consumer of a secret with these values, deleted or not (the reference's
+// lookup ignores the deleted flag), or ErrNotFound.
+func (tx *Tx) SecretConsumerByValues(secretID, service, resourceType, resourceID string) (*SecretConsumerMetadatum, error) {
+	var rows []SecretConsumerMetadatum
+	err := tx.g.Where("secret_id = ? AND service = ? AND resource_type = ? AND resource_id = ?",
+		secretID, service, resourceType, resourceID).Limit(1).Find(&rows).Error
+	return firstConsumer(rows, err)
+}
+
+// ContainerConsumerByValues returns the consumer of a container with this name and URL, deleted or not, or
+// ErrNotFound.
+func (tx *Tx) ContainerConsumerByValues(containerID, name, url string) (*ContainerConsumerMetadatum, error) {
+	var rows []ContainerConsumerMetadatum
+	err := tx.g.Where("container_id = ? AND name = ? AND URL = ?", containerID, name, url).Limit(1).Find(&rows).Error
+	return firstConsumer(rows, err)
+}
+
+// SecretConsumer returns a live consumer of a secret by id, or ErrNotFound.
+func (tx *Tx) SecretConsumer(secretID, consumerID string) (*SecretConsumerMetadatum, error) {
+	var rows []SecretConsumerMetadatum
+	err := tx.g.Where("id = ? AND secret_id = ? AND deleted = ?", consumerID, secretID, false).Limit(1).Find(&rows).Error
+	return firstConsumer(rows, err)
+}
+
+// ContainerConsumer returns a live consumer of a container by id, or ErrNotFound.
+func (tx *Tx) ContainerConsumer(containerID, consumerID string) (*ContainerConsumerMetadatum, error) {
+	var rows []ContainerConsumerMetadatum
+	err := tx.g.Where("id = ? AND container_id = ? AND deleted = ?", consumerID, containerID, false).Limit(1).
+		Find(&rows).Error
+	return firstConsumer(rows, err)
+}
+
+func firstConsumer[T any](rows []T, err error) (*T, error) {
+	if err != nil {
+		return nil, fmt.Errorf("look up consumer: %w", classify(err))
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("consumer: %w", ErrNotFound)
+	}
+	return &rows[0], nil
+}
+
+// DeleteSecretConsumer soft-deletes a live secret consumer; ErrNotFound if it is not live.
+func (tx *Tx) DeleteSecretConsumer(id string) error { return tx.deleteConsumer(secretConsumers, id) }
+
+// DeleteContainerConsumer soft-deletes a live container consumer; ErrNotFound if it is not live.
+func (tx *Tx) DeleteContainerConsumer(id string) error {
+	return tx.deleteConsumer(containerConsumers, id)
+}
+
+func (tx *Tx) deleteConsumer(kind consumerTable, id string) error {
+	if err := tx.writing("delete consumer"); err != nil {
+		return err
+	}
+	if err := tx.softDelete(kind.table, id); err != nil {
+		return fmt.Errorf("delete consumer: %w", err)
+	}
+	return nil
+}
+
+// ListSecretConsumers returns a page of a secret's live consumers, oldest first, and their total.
+func (tx *Tx) ListSecretConsumers(secretID string, offset, limit int) ([]SecretConsumerMetadatum, int, error) {
+	var rows []SecretConsumerMetadatum
+	total, err := tx.listConsumers(secretConsumers, secretID, offset, limit, &rows)
+	return rows, total, err
+}
+
+// ListContainerConsumers returns a page of a container's live consumers, by name, and their total.
+func (tx *Tx) ListContainerConsumers(containerID string, offset, limit int) ([]ContainerConsumerMetadatum, int, error) {
+	var rows []ContainerConsumerMetadatum
+	total, err := tx.listConsumers(containerConsumers, containerID, offset, limit, &rows)
+	return rows, total, err
+}
+
+func (tx *Tx) listConsumers(kind consumerTable, parentID string, offset, limit int, dest any) (int, error) {
+	if limit <= 0 {
+		limit = maxRows
+	}
+	err := tx.g.Where(kind.parentColumn+" = ? AND deleted = ?", parentID, false).Order(kind.order).
+		Offset(max(offset, 0)).Limit(limit).Find(dest).Error
+	if err != nil {
+		return 0, fmt.Errorf("list consumers: %w", classify(err))
+	}
+	total, err := tx.count("SELECT COUNT(*) FROM "+kind.table+" WHERE "+kind.parentColumn+" = ? AND deleted = 0",
+		parentID)
+	if err != nil {
+		return 0, fmt.Errorf("count consumers: %w", err)
+	}
+	return total, nil
 }
