@@ -55,6 +55,13 @@ func (a *API) routes(reg *prometheus.Registry) *http.ServeMux {
 	mux.HandleFunc("POST /v1/secret-stores/{id}/preferred", a.setPreferredSecretStore)
 	mux.HandleFunc("DELETE /v1/secret-stores/{id}/preferred", a.deletePreferredSecretStore)
 
+	mux.HandleFunc("GET /v1/containers", a.listContainers)
+	mux.HandleFunc("POST /v1/containers", a.createContainer)
+	mux.HandleFunc("GET /v1/containers/{id}", a.getContainer)
+	mux.HandleFunc("DELETE /v1/containers/{id}", a.deleteContainer)
+	mux.HandleFunc("POST /v1/containers/{id}/secrets", a.addContainerSecret)
+	mux.HandleFunc("DELETE /v1/containers/{id}/secrets", a.removeContainerSecret)
+
 	mux.HandleFunc("GET /v1/transport_keys", a.listTransportKeys)
 	mux.HandleFunc("POST /v1/transport_keys", a.createTransportKey)
 	mux.HandleFunc("GET /v1/transport_keys/{id}", a.getTransportKey)
@@ -79,6 +86,10 @@ var entityLookups = map[string]func(a *API, w http.ResponseWriter, r *http.Reque
 			return true // collection routes, not stores
 		}
 		_, ok := a.lookupSecretStore(w, r, "Secret store retrieval", id)
+		return ok
+	},
+	"containers": func(a *API, w http.ResponseWriter, r *http.Request, id string) bool {
+		_, ok := a.lookupContainer(w, r, "Container retrieval", id, false)
 		return ok
 	},
 	"transport_keys": func(_ *API, w http.ResponseWriter, r *http.Request, id string) bool {

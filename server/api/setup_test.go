@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -292,3 +293,49 @@ func addConsumer(t testing.TB, s *setup, secretID, service, resourceType, resour
 		t.Fatalf("writing the consumer: %v", err)
 	}
 }
+
+// jsonEqual asserts that the response body is the JSON document want (a value that marshals to it): the same
+// keys, no others, and the same values.
+func (r response) jsonEqual(t testing.TB, want any) {
+	t.Helper()
+	var got any
+	if err := json.Unmarshal(r.body, &got); err != nil {
+		t.Fatalf("response is not JSON: %v: %s", err, r.body)
+	}
+	raw, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expected any
+	if err := json.Unmarshal(raw, &expected); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, expected) {
+		t.Fatalf("unexpected body\n got %s\nwant %s", r.body, raw)
+	}
+}
+
+// expectError asserts a Barbican error answer: the status and the exact description (nil for a bare abort).
+func (s *setup) expectError(who as, req request, status int, description any) {
+	s.t.Helper()
+	resp := s.expect(who, req, status)
+	want := map[string]any{"code": status, "title": titles[status], "description": description}
+	resp.jsonEqual(s.t, want)
+	if ct := resp.header.Get("Content-Type"); ct != "application/json" {
+		s.t.Fatalf("an error should be application/json, got %q", ct)
+	}
+}
+
+// idOf is the last path segment of an href.
+func idOf(href string) string { return href[strings.LastIndexByte(href, '/')+1:] }
+
+// createContainer stores a container and returns its id.
+func (s *setup) createContainer(who as, body string) string {
+	s.t.Helper()
+	resp := s.expect(who, request{method: "POST", path: "/v1/containers/", body: body}, http.StatusCreated)
+	ref, _ := resp.json(s.t)["container_ref"].(string)
+	return idOf(ref)
+}
+
+// secretRef is the href of a secret on the test server, as containers reference secrets.
+func (s *setup) secretRef(id string) string { return s.server.URL + "/v1/secrets/" + id }
