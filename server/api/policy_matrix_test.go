@@ -69,8 +69,8 @@ func TestSecretPolicyMatrix(t *testing.T) {
 
 	t.Run("a private secret is hidden from project roles but not from its creator or ACL users", func(t *testing.T) {
 		id := s.createSecret(alice, `{"payload": "x", "payload_content_type": "text/plain"}`)
-		// ACL writes arrive with their own issue; set the ACL rows directly through the store.
-		setReadACL(t, s, id, false, "carol")
+		s.expect(alice, request{method: "PUT", path: "/v1/secrets/" + id + "/acl",
+			body: `{"read": {"project-access": false, "users": ["carol"]}}`}, http.StatusOK)
 		get := request{method: "GET", path: "/v1/secrets/" + id}
 		s.expect(callers["creator-other"], get, http.StatusForbidden)
 		s.expect(callers["observer"], get, http.StatusForbidden)

@@ -34,6 +34,10 @@ func (a *API) routes(reg *prometheus.Registry) *http.ServeMux {
 	mux.HandleFunc("GET /v1/secrets/{id}/metadata/{key}", a.getSecretMetadatum)
 	mux.HandleFunc("PUT /v1/secrets/{id}/metadata/{key}", a.putSecretMetadatum)
 	mux.HandleFunc("DELETE /v1/secrets/{id}/metadata/{key}", a.deleteSecretMetadatum)
+	mux.HandleFunc("GET /v1/secrets/{id}/acl", a.getACL(secretACLs))
+	mux.HandleFunc("PUT /v1/secrets/{id}/acl", a.putACL(secretACLs))
+	mux.HandleFunc("PATCH /v1/secrets/{id}/acl", a.patchACL(secretACLs))
+	mux.HandleFunc("DELETE /v1/secrets/{id}/acl", a.deleteACL(secretACLs))
 
 	mux.HandleFunc("GET /v1/orders", a.listOrders)
 	mux.HandleFunc("POST /v1/orders", a.createOrder)
@@ -61,6 +65,10 @@ func (a *API) routes(reg *prometheus.Registry) *http.ServeMux {
 	mux.HandleFunc("DELETE /v1/containers/{id}", a.deleteContainer)
 	mux.HandleFunc("POST /v1/containers/{id}/secrets", a.addContainerSecret)
 	mux.HandleFunc("DELETE /v1/containers/{id}/secrets", a.removeContainerSecret)
+	mux.HandleFunc("GET /v1/containers/{id}/acl", a.getACL(containerACLs))
+	mux.HandleFunc("PUT /v1/containers/{id}/acl", a.putACL(containerACLs))
+	mux.HandleFunc("PATCH /v1/containers/{id}/acl", a.patchACL(containerACLs))
+	mux.HandleFunc("DELETE /v1/containers/{id}/acl", a.deleteACL(containerACLs))
 
 	mux.HandleFunc("GET /v1/transport_keys", a.listTransportKeys)
 	mux.HandleFunc("POST /v1/transport_keys", a.createTransportKey)

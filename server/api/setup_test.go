@@ -269,17 +269,6 @@ func (s *setup) createSecret(who as, body string) string {
 	return ref[strings.LastIndexByte(ref, '/')+1:]
 }
 
-// setReadACL writes a read ACL for a secret straight into the database (the ACL API arrives separately).
-func setReadACL(t testing.TB, s *setup, secretID string, projectAccess bool, users ...string) {
-	t.Helper()
-	err := s.db.Write(context.Background(), func(tx *store.Tx) error {
-		return tx.WriteReadACL(store.SecretACLs, secretID, store.ACLChange{ProjectAccess: &projectAccess, Users: users})
-	})
-	if err != nil {
-		t.Fatalf("writing the ACL: %v", err)
-	}
-}
-
 func newTestLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
 
 // addConsumer registers a secret consumer straight in the database (the consumers API arrives separately).
