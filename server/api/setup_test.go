@@ -271,18 +271,6 @@ func (s *setup) createSecret(who as, body string) string {
 
 func newTestLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
 
-// addConsumer registers a secret consumer straight in the database (the consumers API arrives separately).
-func addConsumer(t testing.TB, s *setup, secretID, service, resourceType, resourceID string) {
-	t.Helper()
-	err := s.db.Write(context.Background(), func(tx *store.Tx) error {
-		return tx.AddSecretConsumer(&store.SecretConsumerMetadatum{
-			SecretID: secretID, Service: service, ResourceType: resourceType, ResourceID: resourceID})
-	})
-	if err != nil {
-		t.Fatalf("writing the consumer: %v", err)
-	}
-}
-
 // jsonEqual asserts that the response body is the JSON document want (a value that marshals to it): the same
 // keys, no others, and the same values.
 func (r response) jsonEqual(t testing.TB, want any) {
