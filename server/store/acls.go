@@ -114,6 +114,11 @@ func (tx *Tx) WriteReadACL(kind ACLKind, entityID string, change ACLChange) erro
 		}
 	}
 	ts := tx.stamp(tx.now)
+	// The entity is updated first: inserting an ACL row takes a shared lock on it (foreign key) that a later
+	// update would have to upgrade, which deadlocks concurrent ACL writes on MariaDB.
+	if _, err := tx.exec("UPDATE "+kind.entityTable+" SET updated_at = ? WHERE id = ?", ts, entityID); err != nil {
+		return fmt.Errorf("write ACL: touch %s: %w", kind.entityTable, err)
+	}
 	var ids []string
 	if err := tx.scan(&ids, "SELECT id FROM "+kind.acls+" WHERE "+kind.entityColumn+" = ? AND operation = ?",
 		entityID, ACLOperationRead); err != nil {
@@ -142,12 +147,7 @@ func (tx *Tx) WriteReadACL(kind ACLKind, entityID string, change ACLChange) erro
 		}
 	}
 	if change.Users != nil {
-		if err := tx.replaceACLUsers(kind, aclID, change.Users, ts); err != nil {
-			return err
-		}
-	}
-	if _, err := tx.exec("UPDATE "+kind.entityTable+" SET updated_at = ? WHERE id = ?", ts, entityID); err != nil {
-		return fmt.Errorf("write ACL: touch %s: %w", kind.entityTable, err)
+		return tx.replaceACLUsers(kind, aclID, change.Users, ts)
 	}
 	return nil
 }

@@ -3,7 +3,10 @@ package store
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+
+	"gorm.io/gorm/clause"
 )
 
 // Consumers register a service's use of a secret or a container. Both kinds are soft-deleted and restored when
@@ -35,26 +38,10 @@ func (tx *Tx) AddSecretConsumer(c *SecretConsumerMetadatum) error {
 	if len(c.ResourceID) > maxResourceIDLength {
 		return fmt.Errorf("consumer resource id longer than %d: %w", maxResourceIDLength, ErrInvalid)
 	}
-	var existing []SecretConsumerMetadatum
-	err := tx.g.Where("secret_id = ? AND service = ? AND resource_type = ? AND resource_id = ?",
-		c.SecretID, c.Service, c.ResourceType, c.ResourceID).Limit(1).Find(&existing).Error
-	if err != nil {
-		return fmt.Errorf("look up secret consumer: %w", classify(err))
-	}
-	if len(existing) > 0 {
-		e := existing[0]
-		if err := tx.restoreConsumer(secretConsumers, &e.Model, c.ProjectID); err != nil {
-			return err
-		}
-		e.ProjectID = c.ProjectID
-		*c = e
-		return nil
-	}
-	c.init(tx.time(tx.now), StatusActive)
-	if err := tx.insert(c); err != nil {
-		return fmt.Errorf("add secret consumer: %w", err)
-	}
-	return tx.touchParent(secretConsumers, c.SecretID)
+	return registerConsumer(tx, secretConsumers, c.SecretID, c,
+		func(c *SecretConsumerMetadatum) (*Model, **string) { return &c.Model, &c.ProjectID },
+		"secret_id = ? AND service = ? AND resource_type = ? AND resource_id = ?",
+		c.SecretID, c.Service, c.ResourceType, c.ResourceID)
 }
 
 // maxResourceIDLength is the width of secret_consumer_metadata.resource_id, which the reference's schema leaves
@@ -75,33 +62,69 @@ func (tx *Tx) AddContainerConsumer(c *ContainerConsumerMetadatum) error {
 		return err
 	}
 	hash := ContainerConsumerHash(c.ContainerID, deref(c.Name), deref(c.URL))
-	var existing []ContainerConsumerMetadatum
-	if err := tx.g.Where("data_hash = ?", hash).Limit(1).Find(&existing).Error; err != nil {
-		return fmt.Errorf("look up container consumer: %w", classify(err))
-	}
-	if len(existing) > 0 {
-		e := existing[0]
-		if err := tx.restoreConsumer(containerConsumers, &e.Model, c.ProjectID); err != nil {
-			return err
-		}
-		e.ProjectID = c.ProjectID
-		*c = e
-		return nil
-	}
 	c.DataHash = &hash
-	c.init(tx.time(tx.now), StatusActive)
-	if err := tx.insert(c); err != nil {
-		return fmt.Errorf("add container consumer: %w", err)
-	}
-	return tx.touchParent(containerConsumers, c.ContainerID)
+	return registerConsumer(tx, containerConsumers, c.ContainerID, c,
+		func(c *ContainerConsumerMetadatum) (*Model, **string) { return &c.Model, &c.ProjectID },
+		"data_hash = ?", hash)
 }
 
-// restoreConsumer un-deletes a consumer row registered again (its new registrant becomes its owner); a live row
-// is left alone.
-func (tx *Tx) restoreConsumer(kind consumerTable, m *Model, projectID *string) error {
-	if !m.Deleted {
-		return nil
+// registerConsumer is the registration of both consumer kinds: c is the new row, fields gives its common
+// columns, where and args find the row with the same unique key.
+func registerConsumer[T any](tx *Tx, kind consumerTable, parentID string, c *T, fields func(*T) (*Model, **string),
+	where string, args ...any) error {
+	find := func(locking bool) ([]T, error) {
+		q := tx.g
+		if locking && tx.Dialect() == DialectMySQL {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		var rows []T
+		if err := q.Where(where, args...).Limit(1).Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("look up consumer: %w", classify(err))
+		}
+		return rows, nil
 	}
+	existing, err := find(false)
+	if err != nil {
+		return err
+	}
+	model, project := fields(c)
+	if len(existing) == 0 {
+		model.init(tx.time(tx.now), StatusActive)
+		// The parent is updated before the insert: the insert's foreign-key check takes a shared lock on the
+		// parent row that a later update would have to upgrade, which deadlocks concurrent registrations on
+		// MariaDB. This way they queue on the parent row instead.
+		if err := tx.touchParent(kind, parentID); err != nil {
+			return err
+		}
+		err := tx.insert(c)
+		if !errors.Is(err, ErrConflict) {
+			if err != nil {
+				return fmt.Errorf("add consumer: %w", err)
+			}
+			return nil
+		}
+		// Registered concurrently since the lookup (MariaDB): the row is committed now, and a locking read
+		// sees it where this transaction's snapshot does not.
+		if existing, err = find(true); err != nil {
+			return err
+		}
+		if len(existing) == 0 {
+			return fmt.Errorf("add consumer: %w", ErrConflict)
+		}
+	}
+	e := &existing[0]
+	if found, owner := fields(e); found.Deleted {
+		if err := tx.restoreConsumer(kind, found, *project); err != nil {
+			return err
+		}
+		*owner = *project
+	}
+	*c = *e
+	return nil
+}
+
+// restoreConsumer un-deletes a consumer row registered again; its new registrant becomes its owner.
+func (tx *Tx) restoreConsumer(kind consumerTable, m *Model, projectID *string) error {
 	ts := tx.time(tx.now)
 	if _, err := tx.exec("UPDATE "+kind.table+" SET deleted = 0, deleted_at = NULL, updated_at = ?, project_id = ? "+
 		"WHERE id = ?", formatTime(ts), projectID, m.ID); err != nil {

@@ -2,6 +2,8 @@ package store
 
 import (
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 )
@@ -102,6 +104,45 @@ func TestSecretConsumers(t *testing.T) {
 		})
 		if !errors.Is(err, ErrInvalid) {
 			t.Errorf("a resource id longer than its column should be ErrInvalid, got %v", err)
+		}
+	})
+}
+
+// TestConcurrentRegistrations registers consumers and writes ACLs on one container from many goroutines at
+// once: on MariaDB every transaction locks the container row before its foreign-key check would, so they queue
+// instead of deadlocking, and two registrations of the same consumer leave one row.
+func TestConcurrentRegistrations(t *testing.T) {
+	dialects(t, func(t *testing.T, db *DB) {
+		pa := ensureProject(t, db, "concurrent")
+		c := containerFixture(t, db, pa, ContainerGeneric, nil, nil)
+		const workers = 12
+		errs := make(chan error, 3*workers)
+		var wg sync.WaitGroup
+		for i := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for _, name := range []string{fmt.Sprint("own-", i), "shared"} {
+					errs <- db.Write(t.Context(), func(tx *Tx) error {
+						return tx.AddContainerConsumer(&ContainerConsumerMetadatum{ContainerID: c.ID, ProjectID: &pa,
+							Name: ptr(name), URL: ptr("http://" + name)})
+					})
+				}
+				errs <- db.Write(t.Context(), func(tx *Tx) error {
+					return tx.WriteReadACL(ContainerACLs, c.ID, ACLChange{Users: []string{fmt.Sprint("u", i)}})
+				})
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("a concurrent write failed: %v", err)
+			}
+		}
+		_, total, err := db.Read(t.Context()).ListContainerConsumers(c.ID, 0, 0)
+		if err != nil || total != workers+1 {
+			t.Errorf("%d consumers expected (one shared), got %d (%v)", workers+1, total, err)
 		}
 	})
 }
