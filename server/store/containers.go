@@ -160,25 +160,29 @@ type ContainerQuery struct {
 // ACLs, and the total matching: one query for the rows, one for the total, and one each for the page's ACLs,
 // references and consumers, however long the page.
 func (tx *Tx) ListContainers(q ContainerQuery) (page []ContainerView, total int, err error) {
-	where := []string{"c.deleted = 0", "c.project_id = ?"}
+	where := []string{"deleted = 0", "project_id = ?"}
 	args := []any{q.ProjectID}
 	if q.Name != "" {
-		where, args = append(where, "c.name LIKE ?"), append(args, q.Name)
+		where, args = append(where, "name LIKE ?"), append(args, q.Name)
 	}
 	if q.Type != "" {
-		where, args = append(where, "c.type = ?"), append(args, q.Type)
+		where, args = append(where, "type = ?"), append(args, q.Type)
 	}
 	whereSQL := strings.Join(where, " AND ")
 	limit := q.Limit
 	if limit <= 0 {
 		limit = maxRows
 	}
-	page, err = tx.queryContainers("WHERE "+whereSQL+" ORDER BY c.created_at, c.id LIMIT ? OFFSET ?",
+	// The page's ids are chosen first, so that the per-row flags are computed for the page only: without an
+	// index on created_at (Barbican has none) the database sorts the project's containers, and would otherwise
+	// evaluate the flags for every one of them before cutting the page.
+	page, err = tx.queryContainers("JOIN (SELECT id FROM containers WHERE "+whereSQL+
+		" ORDER BY created_at, id LIMIT ? OFFSET ?) pg ON pg.id = c.id ORDER BY c.created_at, c.id",
 		append(append([]any{}, args...), limit, max(q.Offset, 0)), true)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list containers: %w", err)
 	}
-	if total, err = tx.count("SELECT COUNT(*) FROM containers c WHERE "+whereSQL, args...); err != nil {
+	if total, err = tx.count("SELECT COUNT(*) FROM containers WHERE "+whereSQL, args...); err != nil {
 		return nil, 0, fmt.Errorf("list containers: count: %w", err)
 	}
 	return page, total, nil
