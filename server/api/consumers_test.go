@@ -66,6 +66,19 @@ func TestSecretConsumers(t *testing.T) {
 		s.expect(alice, request{method: "GET", path: path + "?offset=5"}, http.StatusOK).jsonEqual(t,
 			map[string]any{"consumers": []any{}, "total": 3})
 
+		// The secret shows its consumers from microversion 1.1 on; the consumer routes answer at every version.
+		if got := s.expect(alice, request{method: "GET", path: "/v1/secrets/" + id}, http.StatusOK).json(t); got["consumers"] != nil {
+			t.Fatalf("at microversion 1.0 a secret has no consumers key, got %v", got["consumers"])
+		}
+		v11 := map[string]string{"OpenStack-API-Version": "key-manager 1.1"}
+		s.expect(alice, request{method: "GET", path: "/v1/secrets/" + id, header: v11}, http.StatusOK).
+			jsonEqual(t, secretJSON(t3, consumerJSON("r1"), consumerJSON("r2"), consumerJSON("r3")))
+		r = s.expect(alice, request{method: "GET", path: path + "?limit=1",
+			header: map[string]string{"OpenStack-API-Version": "key-manager 1.2"}}, http.StatusOK)
+		if v := r.header.Get("OpenStack-API-Version"); v != "key-manager 1.2" {
+			t.Fatalf("the microversion should be echoed, got %q", v)
+		}
+
 		rows, _, err := s.db.Read(context.Background()).ListSecretConsumers(id, 0, 10)
 		if err != nil || len(rows) != 3 {
 			t.Fatalf("three consumers expected in the database, got %d (%v)", len(rows), err)
