@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -181,6 +182,17 @@ func (tx *Tx) ListContainers(q ContainerQuery) (page []ContainerView, total int,
 		append(append([]any{}, args...), limit, max(q.Offset, 0)), true)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list containers: %w", err)
+	}
+	// The unfiltered total is the trigger-kept counter the quotas read (a few rows whatever the project's size);
+	// a filtered one, or one on a database without the counters, is counted.
+	if q.Name == "" && q.Type == "" {
+		total, err = tx.ProjectCount(q.ProjectID, CountContainers)
+		if err == nil {
+			return page, total, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return nil, 0, fmt.Errorf("list containers: %w", err)
+		}
 	}
 	if total, err = tx.count("SELECT COUNT(*) FROM containers WHERE "+whereSQL, args...); err != nil {
 		return nil, 0, fmt.Errorf("list containers: count: %w", err)
