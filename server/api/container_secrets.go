@@ -45,17 +45,31 @@ func (a *API) readContainerSecretRef(r *http.Request) (*containerSecretRef, *Err
 	return ref, nil
 }
 
-// requireCallerSecret returns missing unless id is a live secret of the caller's project: the only secrets a
-// container may take in or give up through this API.
-func requireCallerSecret(tx *store.Tx, r *http.Request, id string, missing *Error) error {
-	live, err := tx.LiveSecretIDs(caller(r).ProjectID, []string{id})
-	if err != nil {
+// changeLink runs change in one transaction once the secret the request names is known to be a live secret of
+// the caller's project -- the only secrets a container may take in or give up through this API -- and answers
+// missing otherwise, or the error change returns (storeErr is what its store sentinel becomes). It reports
+// whether the change was made.
+func (a *API) changeLink(w http.ResponseWriter, r *http.Request, op string, ref *containerSecretRef, missing *Error,
+	sentinel error, storeErr *Error, change func(tx *store.Tx) error) bool {
+	err := a.db.Write(r.Context(), func(tx *store.Tx) error {
+		live, err := tx.LiveSecretIDs(caller(r).ProjectID, []string{ref.secretID})
+		if err != nil {
+			return err
+		}
+		if !live[ref.secretID] {
+			return missing
+		}
+		err = change(tx)
+		if errors.Is(err, sentinel) {
+			return storeErr
+		}
 		return err
+	})
+	if err != nil {
+		a.writeError(w, r, op, err)
+		return false
 	}
-	if !live[id] {
-		return missing
-	}
-	return nil
+	return true
 }
 
 // addContainerSecret is POST /v1/containers/{id}/secrets: link one more secret into a generic container.
@@ -76,18 +90,9 @@ func (a *API) addContainerSecret(w http.ResponseWriter, r *http.Request) {
 		writeErrorBody(w, r, e)
 		return
 	}
-	err := a.db.Write(r.Context(), func(tx *store.Tx) error {
-		if err := requireCallerSecret(tx, r, ref.secretID, errLinkSecretMissing); err != nil {
-			return err
-		}
-		err := tx.AddContainerSecret(v.ID, ref.secretID, ref.name)
-		if errors.Is(err, store.ErrConflict) {
-			return errLinkExists
-		}
-		return err
-	})
-	if err != nil {
-		a.writeError(w, r, op, err)
+	if !a.changeLink(w, r, op, ref, errLinkSecretMissing, store.ErrConflict, errLinkExists, func(tx *store.Tx) error {
+		return tx.AddContainerSecret(v.ID, ref.secretID, ref.name)
+	}) {
 		return
 	}
 	href := a.href(r, "containers/"+v.ID)
@@ -108,20 +113,11 @@ func (a *API) removeContainerSecret(w http.ResponseWriter, r *http.Request) {
 		writeErrorBody(w, r, e)
 		return
 	}
-	err := a.db.Write(r.Context(), func(tx *store.Tx) error {
-		missing := newError(http.StatusNotFound, fmt.Sprintf("Secret '%s' with reference '%s' doesn't exist.",
-			pyStr(ref.name), ref.ref))
-		if err := requireCallerSecret(tx, r, ref.secretID, missing); err != nil {
-			return err
-		}
-		err := tx.RemoveContainerSecret(v.ID, ref.secretID, ref.name)
-		if errors.Is(err, store.ErrNotFound) {
-			return errLinkNotFound
-		}
-		return err
-	})
-	if err != nil {
-		a.writeError(w, r, op, err)
+	missing := newError(http.StatusNotFound, fmt.Sprintf("Secret '%s' with reference '%s' doesn't exist.",
+		pyStr(ref.name), ref.ref))
+	if !a.changeLink(w, r, op, ref, missing, store.ErrNotFound, errLinkNotFound, func(tx *store.Tx) error {
+		return tx.RemoveContainerSecret(v.ID, ref.secretID, ref.name)
+	}) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
