@@ -178,6 +178,126 @@ check_update() {
 	ok "a second payload update is refused"
 }
 
+# bcli_error runs a barbican CLI command that must fail and prints the
+# client's last error line ("<title>: <description>").
+bcli_error() {
+	local out
+	if out="$(bcli_stderr "$@")"; then
+		fail "barbican $* succeeded, an error was expected"
+	fi
+	tail -n 1 <<<"$out"
+}
+
+# bcli_stderr runs the barbican CLI as bcli does but returns its stderr.
+bcli_stderr() {
+	local project="$1"
+	shift
+	barbican --no-auth --endpoint "$ENDPOINT" --os-project-id "$project" "$@" 2>&1 >/dev/null
+}
+
+check_containers() {
+	log "secret containers"
+	local pub priv extra rsa generic got
+	pub="$(bcli "$PROJECT_A" secret store --name e2e-pub --payload pub -f value -c 'Secret href')"
+	priv="$(bcli "$PROJECT_A" secret store --name e2e-priv --payload priv -f value -c 'Secret href')"
+	extra="$(bcli "$PROJECT_A" secret store --name e2e-extra --payload extra -f value -c 'Secret href')"
+
+	rsa="$(bcli "$PROJECT_A" secret container create --name e2e-rsa --type rsa \
+		--secret "public_key=${pub}" --secret "private_key=${priv}" -f value -c 'Container href')"
+	[[ "$rsa" == "${ENDPOINT}/v1/containers/"* ]] || fail "container href '${rsa}' is not under ${ENDPOINT}/v1/containers/"
+	# -f json cannot print the client's datetime; read the fields one by one.
+	expect_eq "rsa container name" "$(bcli "$PROJECT_A" secret container get "$rsa" -f value -c Name)" "e2e-rsa"
+	expect_eq "rsa container type" "$(bcli "$PROJECT_A" secret container get "$rsa" -f value -c Type)" "rsa"
+	expect_eq "rsa container status" "$(bcli "$PROJECT_A" secret container get "$rsa" -f value -c Status)" "ACTIVE"
+	expect_eq "rsa container public key" "$(bcli "$PROJECT_A" secret container get "$rsa" -f value -c 'Public Key')" "$pub"
+	expect_eq "rsa container private key" "$(bcli "$PROJECT_A" secret container get "$rsa" -f value -c 'Private Key')" "$priv"
+	expect_eq "rsa container passphrase" "$(bcli "$PROJECT_A" secret container get "$rsa" -f value -c 'PK Passphrase')" "None"
+
+	generic="$(bcli "$PROJECT_A" secret container create --name e2e-generic \
+		--secret "b=${extra}" --secret "a=${pub}" -f value -c 'Container href')"
+	got="$(bcli "$PROJECT_A" secret container get "$generic" -f value -c Secrets)"
+	expect_eq "generic container secrets" "$got" "a=${pub}"$'\n'"b=${extra}"
+
+	got="$(bcli "$PROJECT_A" secret container list --type rsa -f value -c 'Container href')"
+	expect_eq "container list filtered by type" "$got" "$rsa"
+	got="$(bcli "$PROJECT_A" secret container list --name 'e2e-g%' -f value -c Name)"
+	expect_eq "container list filtered by name pattern" "$got" "e2e-generic"
+	# JSON, because cliff's value format rejects -c on an empty list.
+	got="$(bcli "$PROJECT_B" secret container list -f json)"
+	expect_eq "project B lists none of project A's containers" "$got" "[]"
+
+	expect_eq "duplicate secrets are refused" \
+		"$(bcli_error "$PROJECT_A" secret container create --name dup --secret "a=${pub}" --secret "b=${pub}")" \
+		"Bad Request: Provided object does not match schema 'Container': Duplicate secret ids are not allowed. Invalid property: 'secret_refs'"
+	expect_eq "an rsa container needs both keys" \
+		"$(bcli_error "$PROJECT_A" secret container create --name half --type rsa --secret "public_key=${pub}")" \
+		"Bad Request: Provided object does not match schema 'Container': The minimum required reference names are 'public_key' and'private_key' for RSA type. Invalid property: 'secret_refs'"
+	expect_eq "another project's secret cannot be referenced" \
+		"$(bcli_error "$PROJECT_B" secret container create --name theft --secret "x=${pub}")" \
+		"Not Found: Secret provided for 'x' doesn't exist."
+	expect_eq "project B cannot read project A's container" \
+		"$(bcli_error "$PROJECT_B" secret container get "$rsa")" \
+		"Forbidden: Container retrieval attempt not allowed - please review your user/project privileges"
+
+	# Container consumers through python-barbicanclient's own API (the CLI has no command for them), run by
+	# the interpreter the barbican CLI runs on.
+	local py
+	py="$(sed -n '1s/^#! *//p' "$(command -v barbican)")"
+	got="$(${py:-python3} - "$ENDPOINT" "$PROJECT_A" "$rsa" <<'PY'
+import sys
+from barbicanclient import client
+endpoint, project, ref = sys.argv[1:]
+c = client.Client(endpoint=endpoint, project_id=project)
+registered = c.containers.register_consumer(ref, "e2e-lb", "https://lb.example/1")
+c.containers.register_consumer(ref, "e2e-lb", "https://lb.example/1")
+print(type(registered).__name__, registered.consumers)
+c.containers.remove_consumer(ref, "e2e-lb", "https://lb.example/1")
+print(c.containers.get(ref).consumers)
+PY
+	)"
+	expect_eq "container consumers registered and removed" "$got" \
+		"RSAContainer [{'name': 'e2e-lb', 'URL': 'https://lb.example/1'}]"$'\n'"[]"
+
+	bcli "$PROJECT_B" secret container delete "$generic" >/dev/null 2>&1 &&
+		fail "project B could delete project A's container"
+	bcli "$PROJECT_A" secret container delete "$generic" >/dev/null
+	expect_eq "a deleted container is gone" "$(bcli_error "$PROJECT_A" secret container get "$generic")" \
+		"Not Found: Secrets container not found."
+	expect_eq "its secrets stay" "$(bcli "$PROJECT_A" secret get "$extra" -f value -c Name)" "e2e-extra"
+	CONTAINER_REF="$rsa"
+}
+
+# acl_row prints the ACL of $2 as seen by project $1: project access, users, and whether it has timestamps.
+acl_row() {
+	local fields
+	fields="$(bcli "$1" acl get "$2" -f value -c 'Project Access' -c Users -c Created)"
+	# The Created column is None for the implicit ACL and a timestamp once an ACL is stored.
+	sed -E 's/ [0-9]{4}-[0-9]{2}-[0-9]{2}T[^ ]+$/ stored/' <<<"$fields"
+}
+
+check_acls() {
+	local ref kind
+	for ref in "$REF_BIN" "$CONTAINER_REF"; do
+		kind=secret
+		[[ "$ref" == */containers/* ]] && kind=container
+		log "${kind} ACLs"
+		expect_eq "${kind}: the implicit ACL" "$(acl_row "$PROJECT_A" "$ref")" "True [] None"
+		bcli "$PROJECT_A" acl submit "$ref" --user u1 --user u2 --user u1 --no-project-access >/dev/null
+		expect_eq "${kind}: acl submit (PUT)" "$(acl_row "$PROJECT_A" "$ref")" "False ['u1', 'u2'] stored"
+		bcli "$PROJECT_A" acl user add "$ref" --user u3 >/dev/null
+		expect_eq "${kind}: acl user add" "$(acl_row "$PROJECT_A" "$ref")" "False ['u1', 'u2', 'u3'] stored"
+		bcli "$PROJECT_A" acl user remove "$ref" --user u1 --project-access >/dev/null
+		expect_eq "${kind}: acl user remove" "$(acl_row "$PROJECT_A" "$ref")" "True ['u2', 'u3'] stored"
+		bcli "$PROJECT_A" acl submit "$ref" --no-project-access >/dev/null
+		expect_eq "${kind}: acl submit without users clears them" "$(acl_row "$PROJECT_A" "$ref")" "False [] stored"
+		expect_eq "${kind}: another project cannot read the ACL" \
+			"$(bcli_error "$PROJECT_B" acl get "$ref")" \
+			"Forbidden: ${kind^}ACL(s) retrieval attempt not allowed - please review your user/project privileges"
+		bcli "$PROJECT_A" acl delete "$ref" >/dev/null
+		expect_eq "${kind}: acl delete" "$(acl_row "$PROJECT_A" "$ref")" "True [] None"
+	done
+}
+
 check_delete() {
 	log "delete"
 	bcli "$PROJECT_B" secret delete "$REF_TEXT" >/dev/null &&
@@ -307,6 +427,8 @@ main() {
 	check_binary_secret
 	check_list
 	check_update
+	check_containers
+	check_acls
 	check_delete
 	check_orders
 	time_store_http

@@ -45,7 +45,9 @@ type Target struct {
 type capturedID struct{ name, reference, candidate string }
 
 // DiffRequest is one request sent to both servers. In Path and Body, {name}
-// stands for the id captured under name on each side.
+// stands for the id captured under name on each side, and {base} for each
+// server's base URL (a container's secret_ref must start with the href base
+// of the server it is sent to).
 type DiffRequest struct {
 	Method, Path string
 	// Header adds to or overrides Differential.Header; an empty value drops
@@ -165,7 +167,7 @@ func (d *Differential) send(target Target, req DiffRequest, id func(capturedID) 
 	defer cancel()
 	var body io.Reader = http.NoBody
 	if req.Body != "" {
-		body = strings.NewReader(d.substitute(req.Body, id))
+		body = strings.NewReader(strings.ReplaceAll(d.substitute(req.Body, id), "{base}", target.URL))
 	}
 	url := target.URL + d.substitute(req.Path, id)
 	r, err := http.NewRequestWithContext(ctx, req.Method, url, body)

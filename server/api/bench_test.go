@@ -168,3 +168,88 @@ func benchmarkMix(b *testing.B, c *benchClient, clients int) {
 	b.ReportMetric(float64(creates[len(creates)/2].Microseconds())/1000, "create-p50-ms")
 	b.ReportMetric(float64(creates[len(creates)*99/100].Microseconds())/1000, "create-p99-ms")
 }
+
+// BenchmarkContainers measures a container read, a page of ten of the project's 200 containers, container
+// creation (two secret references) and consumer registration through the real handler, on SQLite and MariaDB.
+func BenchmarkContainers(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchmarkContainers(b) })
+	b.Run("mariadb", func(b *testing.B) { benchmarkContainers(b, withDB(testbed.NewMySQLDatabase(b))) })
+}
+
+func benchmarkContainers(b *testing.B, opts ...setupOption) {
+	s := newSetup(b, append(opts, withRealClock())...)
+	transport := &http.Transport{MaxIdleConnsPerHost: 64}
+	c := &benchClient{base: s.server.URL, http: &http.Client{Transport: transport}, project: "bench"}
+	pub, err := c.create()
+	if err != nil {
+		b.Fatal(err)
+	}
+	priv, err := c.create()
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := []byte(fmt.Sprintf(`{"type": "rsa", "name": "bench", "secret_refs": [{"name": "public_key", "secret_ref": %q},
+		{"name": "private_key", "secret_ref": %q}]}`, s.secretRef(pub), s.secretRef(priv)))
+	create := func() (string, error) {
+		status, resp, err := c.do("POST", "/v1/containers", "", body)
+		if err != nil || status != http.StatusCreated {
+			return "", fmt.Errorf("create container: status %d, body %s: %w", status, resp, err)
+		}
+		var out struct {
+			Ref string `json:"container_ref"`
+		}
+		err = json.Unmarshal(resp, &out)
+		return idOf(out.Ref), err
+	}
+	// 200 containers: the list reads their first page, consumers are spread over them (every registration answers
+	// with the whole container, consumers included, so piling them on one would measure the response's growth).
+	seeds := make([]string, 200)
+	for i := range seeds {
+		if seeds[i], err = create(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	seed := seeds[0]
+	for _, op := range []struct{ name, path string }{
+		{"get", "/v1/containers/" + seed},
+		{"list", "/v1/containers?limit=10"},
+	} {
+		b.Run(op.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if status, body, err := c.do("GET", op.path, "application/json", nil); err != nil || status != 200 {
+						b.Errorf("%s: %d %v %s", op.name, status, err, body)
+						return
+					}
+				}
+			})
+		})
+	}
+	b.Run("create", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := create(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	var n atomic.Int64
+	b.Run("consumer-add", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := n.Add(1)
+				consumer := []byte(fmt.Sprintf(`{"name": "c%d", "URL": "http://consumer"}`, i))
+				path := "/v1/containers/" + seeds[i%int64(len(seeds))] + "/consumers"
+				if status, body, err := c.do("POST", path, "", consumer); err != nil || status != 200 {
+					b.Errorf("consumer-add: %d %v %s", status, err, body)
+					return
+				}
+			}
+		})
+	})
+}

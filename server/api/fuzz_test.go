@@ -1,8 +1,10 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -91,6 +93,82 @@ func FuzzListQuery(f *testing.F) {
 			if w.Code >= 400 && !strings.Contains(w.Body.String(), `"code":`) {
 				t.Fatalf("%s?%s: a %d without Barbican's error body: %s", path, query, w.Code, w.Body.String())
 			}
+		}
+	})
+}
+
+// FuzzEntityBodies sends arbitrary bodies to every route of containers, consumers and ACLs that reads a JSON
+// body: every answer must be a success of that route or a 4xx in Barbican's shape, never a 5xx or a panic.
+// "{secret}" in a body stands for the href of a live secret, so that mutations reach past the lookups.
+func FuzzEntityBodies(f *testing.F) {
+	seeds := []struct {
+		route uint8
+		body  string
+	}{
+		{0, `{"type": "generic", "name": "c", "secret_refs": [{"name": "a", "secret_ref": "{secret}"}]}`},
+		{0, `{"type": "rsa", "secret_refs": [{"name": "public_key", "secret_ref": "{secret}"}, {"name": "private_key", "secret_ref": "{secret}/"}]}`},
+		{0, `{"type": "certificate", "secret_refs": [{"secret_ref": "{secret}"}, {"name": null, "secret_ref": "x/"}]}`},
+		{0, `{"type": "generic", "secret_refs": [1, [], {}, {"secret_ref": ""}]}`}, {0, `{"name": {"a": [1e400]}}`},
+		{1, `{"name": "n", "secret_ref": "{secret}"}`}, {1, `{"secret_ref": "/"}`}, {1, `{"name": null, "secret_ref": 5}`},
+		{2, `{"name": "n", "secret_ref": "{secret}"}`}, {2, `{"secret_ref": "{secret}/"}`},
+		{3, `{"name": "lb", "URL": "http://lb"}`}, {3, `{"name": "", "URL": "\u0000"}`},
+		{4, `{"name": "lb", "URL": "http://lb"}`}, {4, `{"name": "lb"}`},
+		{5, `{"service": "s", "resource_type": "t", "resource_id": "r"}`}, {5, `{"service": "s", "resource_type": "t", "resource_id": "0123456789012345678901234567890123456"}`},
+		{6, `{"service": "s", "resource_type": "t", "resource_id": "r"}`},
+		{7, `{"read": {"users": ["a", "b", "a"], "project-access": false}}`}, {7, `{"read": {"users": [1, {"x": null}]}}`},
+		{8, `{"read": {"project-access": true}}`}, {8, `{"read": {}, "write": {}}`}, {8, `{"read": null}`},
+		{9, `{}`}, {9, `{"read": {"users": ["` + strings.Repeat("u", 300) + `"]}}`},
+		{10, `{"read": {"users": []}}`}, {10, `[]`}, {10, `"read"`},
+	}
+	for _, s := range seeds {
+		f.Add(s.route, s.body)
+	}
+	s := newSetup(f)
+	a := s.server.Config.Handler
+	owner := as{project: "fuzz", user: "fuzzer"}
+	secretID := s.createSecret(owner, `{}`)
+	containerID := s.createContainer(owner, `{"type": "generic"}`)
+	// httptest.NewRequest's requests go to example.com: that is the href base the handler sees.
+	secretRef := "http://example.com/v1/secrets/" + secretID
+	routes := []struct {
+		method, path string
+		ok           []int
+	}{
+		{"POST", "/v1/containers", []int{201}},
+		{"POST", "/v1/containers/" + containerID + "/secrets", []int{201}},
+		{"DELETE", "/v1/containers/" + containerID + "/secrets", []int{204}},
+		{"POST", "/v1/containers/" + containerID + "/consumers", []int{200}},
+		{"DELETE", "/v1/containers/" + containerID + "/consumers", []int{200}},
+		{"POST", "/v1/secrets/" + secretID + "/consumers", []int{200}},
+		{"DELETE", "/v1/secrets/" + secretID + "/consumers", []int{200}},
+		{"PUT", "/v1/secrets/" + secretID + "/acl", []int{200}},
+		{"PATCH", "/v1/secrets/" + secretID + "/acl", []int{200}},
+		{"PUT", "/v1/containers/" + containerID + "/acl", []int{200}},
+		{"PATCH", "/v1/containers/" + containerID + "/acl", []int{200}},
+	}
+	f.Fuzz(func(t *testing.T, route uint8, body string) {
+		rt := routes[int(route)%len(routes)]
+		body = strings.ReplaceAll(body, "{secret}", secretRef)
+		r := httptest.NewRequest(rt.method, rt.path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("X-Project-Id", owner.project)
+		r.Header.Set("X-User-Id", owner.user)
+		w := httptest.NewRecorder()
+		a.ServeHTTP(w, r)
+		switch {
+		case w.Code >= 500:
+			t.Fatalf("%s %s: status %d for body %q: %s", rt.method, rt.path, w.Code, body, w.Body.String())
+		case w.Code >= 400:
+			var e struct {
+				Code  int     `json:"code"`
+				Title string  `json:"title"`
+				Desc  *string `json:"description"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Code != w.Code || e.Title == "" {
+				t.Fatalf("a %d without Barbican's error body for %q: %s", w.Code, body, w.Body.String())
+			}
+		case !slices.Contains(rt.ok, w.Code):
+			t.Fatalf("%s %s: unexpected status %d for %q", rt.method, rt.path, w.Code, body)
 		}
 	})
 }

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/keymanager/v1/acls"
+	"github.com/gophercloud/gophercloud/v2/openstack/keymanager/v1/containers"
 	"github.com/gophercloud/gophercloud/v2/openstack/keymanager/v1/secrets"
 	"github.com/gophercloud/gophercloud/v2/pagination"
 )
@@ -122,6 +125,164 @@ func TestGophercloudSecrets(t *testing.T) {
 		_, err = secrets.Get(ctx, client, id).Extract()
 		if !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
 			t.Fatalf("a deleted secret should be 404, got %v", err)
+		}
+	})
+}
+
+// TestGophercloudContainers drives containers, their secret references and consumers with gophercloud's
+// keymanager/v1/containers package, which fixes the status codes it accepts (201, 200, 204) and pages by "next".
+func TestGophercloudContainers(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, opts ...setupOption) {
+		s := newSetup(t, append(opts, withRealClock())...)
+		client := noAuthClient(s, "gopher-project")
+		ctx := context.Background()
+		secret := func(name string) string {
+			t.Helper()
+			created, err := secrets.Create(ctx, client, secrets.CreateOpts{Name: name}).Extract()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return created.SecretRef
+		}
+		pub, priv, extra := secret("pub"), secret("priv"), secret("extra")
+
+		c, err := containers.Create(ctx, client, containers.CreateOpts{Type: containers.RSAContainer, Name: "pair",
+			SecretRefs: []containers.SecretRef{{Name: "public_key", SecretRef: pub}, {Name: "private_key", SecretRef: priv}}}).Extract()
+		if err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		id := c.ContainerRef[len(c.ContainerRef)-36:]
+		got, err := containers.Get(ctx, client, id).Extract()
+		if err != nil {
+			t.Fatalf("get: %v", err)
+		}
+		if got.Name != "pair" || got.Type != "rsa" || got.Status != "ACTIVE" || got.CreatorID != "gopher" ||
+			len(got.SecretRefs) != 2 || got.SecretRefs[0].Name != "private_key" || got.SecretRefs[0].SecretRef != priv ||
+			got.Created.IsZero() || !got.Updated.Equal(got.Created) || time.Since(got.Created) > time.Hour {
+			t.Fatalf("unexpected container %+v", got)
+		}
+
+		generic, err := containers.Create(ctx, client, containers.CreateOpts{Type: containers.GenericContainer,
+			Name: "bag"}).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gid := generic.ContainerRef[len(generic.ContainerRef)-36:]
+		if _, err := containers.CreateSecretRef(ctx, client, gid, containers.SecretRef{Name: "x", SecretRef: extra}).Extract(); err != nil {
+			t.Fatalf("create secret ref: %v", err)
+		}
+		if err := containers.DeleteSecretRef(ctx, client, gid, containers.SecretRef{Name: "x", SecretRef: extra}).ExtractErr(); err != nil {
+			t.Fatalf("delete secret ref: %v", err)
+		}
+
+		withConsumer, err := containers.CreateConsumer(ctx, client, id, containers.CreateConsumerOpts{Name: "lb",
+			URL: "http://lb/1"}).Extract()
+		if err != nil || len(withConsumer.Consumers) != 1 || withConsumer.Consumers[0].URL != "http://lb/1" {
+			t.Fatalf("create consumer should answer the container with it (URL matched case-insensitively): %+v %v",
+				withConsumer, err)
+		}
+		for i := range 4 {
+			if _, err := containers.CreateConsumer(ctx, client, id, containers.CreateConsumerOpts{
+				Name: fmt.Sprintf("c%d", i), URL: "http://c"}).Extract(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var names []string
+		// gophercloud defines ToContainerListConsumersQuery on ListOpts, not on ListConsumersOpts.
+		err = containers.ListConsumers(client, id, containers.ListOpts{Limit: 2}).EachPage(ctx,
+			func(_ context.Context, p pagination.Page) (bool, error) {
+				list, err := containers.ExtractConsumers(p)
+				for _, cc := range list {
+					names = append(names, cc.Name)
+				}
+				return true, err
+			})
+		if err != nil || fmt.Sprint(names) != "[c0 c1 c2 c3 lb]" {
+			t.Fatalf("consumers by name over pages expected, got %v %v", names, err)
+		}
+		if left, err := containers.DeleteConsumer(ctx, client, id, containers.DeleteConsumerOpts{Name: "lb",
+			URL: "http://lb/1"}).Extract(); err != nil || len(left.Consumers) != 4 {
+			t.Fatalf("delete consumer: %+v %v", left, err)
+		}
+
+		for i := range 5 {
+			if _, err := containers.Create(ctx, client, containers.CreateOpts{Type: containers.GenericContainer,
+				Name: fmt.Sprintf("bulk-%d", i)}).Extract(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		seen := map[string]bool{}
+		err = containers.List(client, containers.ListOpts{Limit: 3}).EachPage(ctx, func(_ context.Context, p pagination.Page) (bool, error) {
+			list, err := containers.ExtractContainers(p)
+			for _, cc := range list {
+				seen[cc.ContainerRef] = true
+			}
+			return true, err
+		})
+		if err != nil || len(seen) != 7 {
+			t.Fatalf("paging through next links should see 7 containers, saw %d (%v)", len(seen), err)
+		}
+
+		if err := containers.Delete(ctx, client, id).ExtractErr(); err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+		if _, err := containers.Get(ctx, client, id).Extract(); !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+			t.Fatalf("a deleted container should be 404, got %v", err)
+		}
+	})
+}
+
+// TestGophercloudACLs drives secret and container ACLs with gophercloud's keymanager/v1/acls package: Set is
+// PUT, Update is PATCH, Delete expects exactly 200.
+func TestGophercloudACLs(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, opts ...setupOption) {
+		s := newSetup(t, append(opts, withRealClock())...)
+		client := noAuthClient(s, "gopher-project")
+		ctx := context.Background()
+		created, err := secrets.Create(ctx, client, secrets.CreateOpts{Name: "guarded"}).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := containers.Create(ctx, client, containers.CreateOpts{Type: containers.GenericContainer}).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		type kind struct {
+			id     string
+			set    func(context.Context, *gophercloud.ServiceClient, string, acls.SetOptsBuilder) acls.ACLRefResult
+			update func(context.Context, *gophercloud.ServiceClient, string, acls.SetOptsBuilder) acls.ACLRefResult
+			get    func(context.Context, *gophercloud.ServiceClient, string) acls.ACLResult
+			del    func(context.Context, *gophercloud.ServiceClient, string) acls.DeleteResult
+		}
+		for _, k := range []kind{
+			{created.SecretRef[len(created.SecretRef)-36:], acls.SetSecretACL, acls.UpdateSecretACL, acls.GetSecretACL, acls.DeleteSecretACL},
+			{c.ContainerRef[len(c.ContainerRef)-36:], acls.SetContainerACL, acls.UpdateContainerACL, acls.GetContainerACL, acls.DeleteContainerACL},
+		} {
+			users, private := []string{"u2", "u1"}, false
+			ref, err := k.set(ctx, client, k.id, acls.SetOpts{{Type: "read", Users: &users, ProjectAccess: &private}}).Extract()
+			if err != nil || !strings.HasSuffix(string(*ref), k.id+"/acl") {
+				t.Fatalf("set: %v %v", ref, err)
+			}
+			acl, err := k.get(ctx, client, k.id).Extract()
+			read := (*acl)["read"]
+			if err != nil || read.ProjectAccess || fmt.Sprint(read.Users) != "[u1 u2]" || read.Created.IsZero() {
+				t.Fatalf("get after set: %+v %v", acl, err)
+			}
+			more := []string{"u3"}
+			if _, err := k.update(ctx, client, k.id, acls.SetOpts{{Type: "read", Users: &more}}).Extract(); err != nil {
+				t.Fatalf("update: %v", err)
+			}
+			acl, err = k.get(ctx, client, k.id).Extract()
+			if read := (*acl)["read"]; err != nil || read.ProjectAccess || fmt.Sprint(read.Users) != "[u3]" {
+				t.Fatalf("update should replace users and keep project access: %+v %v", acl, err)
+			}
+			if err := k.del(ctx, client, k.id).ExtractErr(); err != nil {
+				t.Fatalf("delete: %v", err)
+			}
+			acl, err = k.get(ctx, client, k.id).Extract()
+			if read := (*acl)["read"]; err != nil || !read.ProjectAccess || len(read.Users) != 0 || !read.Created.IsZero() {
+				t.Fatalf("after delete the implicit ACL should be back: %+v %v", acl, err)
+			}
 		}
 	})
 }

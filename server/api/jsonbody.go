@@ -109,15 +109,24 @@ type property struct {
 	name      string
 	types     []string // JSON Schema type names
 	maxLength int      // 0: unlimited
+	minLength int
 	minimum   *int64
 	maximum   *int64
 	enum      []string
-	required  bool
+	// required is draft 3's per-property flag (the order and metadata schemas): its error sits below the object,
+	// at the property, and names it.
+	required bool
+	// items checks every element of an array value.
+	items *property
+	// object checks an object value against a nested schema.
+	object *objectSchema
 }
 
 type objectSchema struct {
-	name         string
-	properties   []property
+	name       string
+	properties []property
+	// required is the draft 4+ list: its errors sit at the object itself and name no property.
+	required     []string
 	noAdditional bool
 }
 
@@ -135,22 +144,63 @@ func (s objectSchema) named(name string) objectSchema {
 	return s
 }
 
-// validate checks body against s and returns it as an object.
+// schemaError is one violation, with what jsonschema's best_match ranks it by.
+type schemaError struct {
+	// depth is the length of the instance path of the value at fault.
+	depth int
+	// typeMismatch: the value at fault is not of the type its schema names.
+	typeMismatch bool
+	reason       string
+	// prop is what Barbican reports as the invalid property: the top-level property the error sits under ("" at
+	// the top, which prints as None).
+	prop string
+}
+
+// validate checks body against s and returns it as an object. Like the reference (jsonschema.validate), it
+// collects every violation and reports the best match: the one highest up in the document, a type mismatch
+// before other faults at the same height, otherwise the first in schema order.
 func (s objectSchema) validate(body any) (map[string]any, *Error) {
-	obj, ok := body.(map[string]any)
-	if !ok {
-		return nil, invalidObject(s.name, pyRepr(body)+" is not of type 'object'", "")
+	errs := s.errors(body, 0, "")
+	if len(errs) == 0 {
+		return body.(map[string]any), nil
 	}
-	for _, p := range s.properties {
-		v, present := obj[p.name]
-		if !present {
-			if p.required {
-				return nil, invalidObject(s.name, pyRepr(p.name)+" is a required property", p.name)
-			}
-			continue
+	best := errs[0]
+	for _, e := range errs[1:] {
+		if e.depth < best.depth || (e.depth == best.depth && e.typeMismatch && !best.typeMismatch) {
+			best = e
 		}
-		if reason := p.check(v); reason != "" {
-			return nil, invalidObject(s.name, reason, p.name)
+	}
+	return nil, invalidObject(s.name, best.reason, best.prop)
+}
+
+// errors lists the violations of v, found at the given depth under the top-level property top, in the order
+// jsonschema meets them (type, properties, required, additionalProperties).
+func (s objectSchema) errors(v any, depth int, top string) []schemaError {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return []schemaError{{depth: depth, typeMismatch: true, reason: pyRepr(v) + " is not of type 'object'", prop: top}}
+	}
+	return s.objectErrors(obj, depth, top)
+}
+
+func (s objectSchema) objectErrors(obj map[string]any, depth int, top string) []schemaError {
+	var errs []schemaError
+	for _, p := range s.properties {
+		under := top
+		if depth == 0 {
+			under = p.name
+		}
+		v, present := obj[p.name]
+		switch {
+		case present:
+			errs = append(errs, p.errors(v, depth+1, under)...)
+		case p.required:
+			errs = append(errs, schemaError{depth: depth + 1, reason: pyRepr(p.name) + " is a required property", prop: under})
+		}
+	}
+	for _, name := range s.required {
+		if _, present := obj[name]; !present {
+			errs = append(errs, schemaError{depth: depth, reason: pyRepr(name) + " is a required property", prop: top})
 		}
 	}
 	if s.noAdditional {
@@ -166,11 +216,11 @@ func (s objectSchema) validate(body any) (map[string]any, *Error) {
 			if len(extra) > 1 {
 				verb = "were"
 			}
-			return nil, invalidObject(s.name, fmt.Sprintf("Additional properties are not allowed (%s %s unexpected)",
-				strings.Join(extra, ", "), verb), "")
+			errs = append(errs, schemaError{depth: depth, prop: top, reason: fmt.Sprintf(
+				"Additional properties are not allowed (%s %s unexpected)", strings.Join(extra, ", "), verb)})
 		}
 	}
-	return obj, nil
+	return errs
 }
 
 func (s objectSchema) has(name string) bool {
@@ -182,6 +232,29 @@ func (s objectSchema) has(name string) bool {
 	return false
 }
 
+// errors lists the violations of a property's value v, found at depth.
+func (p property) errors(v any, depth int, top string) []schemaError {
+	if reason := p.check(v); reason != "" {
+		mismatch := len(p.types) > 0 && !p.typeOK(v)
+		return []schemaError{{depth: depth, typeMismatch: mismatch, reason: reason, prop: top}}
+	}
+	var errs []schemaError
+	switch t := v.(type) {
+	case []any:
+		if p.items != nil {
+			for _, item := range t {
+				errs = append(errs, p.items.errors(item, depth+1, top)...)
+			}
+		}
+	case map[string]any:
+		if p.object != nil {
+			errs = append(errs, p.object.objectErrors(t, depth, top)...)
+		}
+	}
+	return errs
+}
+
+// check returns what is wrong with v itself (its type, length, value), or "".
 func (p property) check(v any) string {
 	if len(p.types) > 0 && !p.typeOK(v) {
 		quoted := make([]string, len(p.types))
@@ -194,6 +267,9 @@ func (p property) check(v any) string {
 	case string:
 		if p.maxLength > 0 && len([]rune(t)) > p.maxLength {
 			return pyRepr(t) + " is too long"
+		}
+		if len([]rune(t)) < p.minLength {
+			return pyRepr(t) + " is too short"
 		}
 		if p.enum != nil && !contains(p.enum, t) {
 			return pyRepr(t) + " is not one of " + pyStringList(p.enum)

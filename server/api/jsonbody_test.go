@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -52,5 +54,52 @@ func TestJSONBodiesMustBeUTF8(t *testing.T) {
 		if got != "café ☕ 😀" {
 			t.Errorf("name should round-trip, got %q", got)
 		}
+	})
+}
+
+// schemaCase is a body and the description the reference gives for it (read off the reference's validators
+// run under jsonschema 4.26, as Debian's Barbican 15 ships them), "" when the body is valid.
+type schemaCase struct {
+	body, want string
+}
+
+// checkSchema runs every case through s.validate.
+func checkSchema(t *testing.T, s objectSchema, cases []schemaCase) {
+	t.Helper()
+	for _, c := range cases {
+		dec := json.NewDecoder(bytes.NewReader([]byte(c.body)))
+		dec.UseNumber()
+		var body any
+		if err := dec.Decode(&body); err != nil {
+			t.Fatalf("bad test body %s: %v", c.body, err)
+		}
+		_, e := s.validate(body)
+		got := ""
+		if e != nil {
+			got = *e.Description
+		}
+		if got != c.want {
+			t.Errorf("%s: %s\n got %q\nwant %q", s.name, c.body, got, c.want)
+		}
+	}
+}
+
+// TestSchemaBestMatch holds the validator to jsonschema's choice among several violations: the one highest up
+// in the document wins, then a value of the wrong type, then the first in schema order.
+func TestSchemaBestMatch(t *testing.T) {
+	const prefix = "Provided object does not match schema "
+	checkSchema(t, secretMetadatumSchema, []schemaCase{
+		{`{}`, prefix + "'SecretMetadatum': 'key' is a required property. Invalid property: 'key'"},
+		{`{"key": "a"}`, prefix + "'SecretMetadatum': 'value' is a required property. Invalid property: 'value'"},
+		{`{"key": 5, "extra": 1}`, prefix + "'SecretMetadatum': Additional properties are not allowed ('extra' was unexpected). Invalid property: 'None'"},
+		{`{"extra": 1, "value": "x"}`, prefix + "'SecretMetadatum': Additional properties are not allowed ('extra' was unexpected). Invalid property: 'None'"},
+		{`{"key": "a", "value": "b"}`, ""},
+	})
+	checkSchema(t, secretSchema, []schemaCase{
+		{`{"algorithm": "` + string(bytes.Repeat([]byte("a"), 256)) + `", "bit_length": "x"}`,
+			prefix + "'Secret': 'x' is not of type 'integer'. Invalid property: 'bit_length'"},
+		{`{"name": 5, "mode": 5}`, prefix + "'Secret': 5 is not of type 'string', 'null'. Invalid property: 'name'"},
+		{`{"secret_type": "foo", "mode": 5}`, prefix + "'Secret': 5 is not of type 'string'. Invalid property: 'mode'"},
+		{`[]`, prefix + "'Secret': [] is not of type 'object'. Invalid property: 'None'"},
 	})
 }

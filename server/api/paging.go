@@ -2,6 +2,7 @@ package api
 
 import (
 	"math"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -22,6 +23,23 @@ func (a *API) cleanPaging(offsetArg, limitArg string) page {
 		}
 	}
 	return p
+}
+
+// pageOf is the cleaned offset and limit of a list request's query.
+func (a *API) pageOf(params []queryParam) page {
+	offset, _ := first(params, "offset")
+	limit, _ := first(params, "limit")
+	return a.cleanPaging(offset, limit)
+}
+
+// writePage answers one page of a list as the reference does: {key: items, "total": N} with previous/next links
+// to {base}/v1/{path}, and no links at all when the page is empty.
+func writePage[T any](a *API, w http.ResponseWriter, r *http.Request, key, path string, items []T, total int, p page) {
+	body := map[string]any{key: items, "total": total}
+	if len(items) > 0 {
+		navLinks(body, a.baseHref(r), path, p, total, "")
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // navLinks adds previous/next hrefs to a non-empty page: {base}/v1/{path}?limit=L&offset=O[&other params].

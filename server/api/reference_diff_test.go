@@ -24,6 +24,22 @@ import (
 // the entry goes with the fix, and any unlisted difference fails. Run with -v
 // to see both answers of every expected difference.
 func TestSecretsAPIAgainstReference(t *testing.T) {
+	againstReference(t, "diff-", func(r *diffRun) {
+		r.run("versions and routing", versionCases)
+		r.run("creating secrets", createCases(r.project))
+		r.pinTimestamps()
+		r.run("reading secrets", readCases(r.project))
+		r.run("uploading payloads in two steps", twoStepCases(r.project))
+		r.run("user metadata", metadataCases)
+		r.run("listing secrets", listCases)
+		r.run("methods", methodCases)
+		r.run("deleting secrets", deleteCases)
+	})
+}
+
+// againstReference starts a reference Barbican and runs compare once against keymanager on MariaDB and once on
+// SQLite. One reference serves both runs: each uses a project of its own, projectPrefix + the backend.
+func againstReference(t *testing.T, projectPrefix string, compare func(r *diffRun)) {
 	ref := testbed.StartReferenceBarbican(t, testbed.ReferenceOptions{})
 	backends := []struct {
 		name  string
@@ -36,26 +52,17 @@ func TestSecretsAPIAgainstReference(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ourURL := b.dbURL(t)
 			s := newSetup(t, withDB(ourURL), withRealClock())
-			// One reference serves both runs: each uses projects of its own.
-			r := &diffRun{t: t, backend: b.name, project: "diff-" + b.name, refDB: ref.DBURL, ourDB: ourURL,
+			project := projectPrefix + b.name
+			compare(&diffRun{t: t, backend: b.name, project: project, refDB: ref.DBURL, ourDB: ourURL,
 				d: &testbed.Differential{
 					Reference: testbed.Target{URL: ref.URL},
 					Candidate: testbed.Target{URL: s.server.URL, Client: s.server.Client()},
-					Header:    map[string]string{"X-Project-Id": "diff-" + b.name, "X-User-Id": "diff-user", "X-Roles": "admin"},
+					Header:    map[string]string{"X-Project-Id": project, "X-User-Id": "diff-user", "X-Roles": "admin"},
 					// The reference runs on MariaDB, whose DATETIME drops the
 					// microseconds that SQLite keeps (the reference on SQLite
 					// shows them too).
 					WholeSeconds: b.name == "sqlite",
-				}}
-			r.run("versions and routing", versionCases)
-			r.run("creating secrets", createCases(r.project))
-			r.pinTimestamps()
-			r.run("reading secrets", readCases(r.project))
-			r.run("uploading payloads in two steps", twoStepCases(r.project))
-			r.run("user metadata", metadataCases)
-			r.run("listing secrets", listCases)
-			r.run("methods", methodCases)
-			r.run("deleting secrets", deleteCases)
+				}})
 		})
 	}
 }
@@ -129,9 +136,12 @@ var (
 // expected returns what may differ in a case on a backend, and why.
 func expected(name, backend string) expectation {
 	e := expectation{}
-	tables := []map[string]expectation{knownDifferences, otherDifferences}
-	if backend == "sqlite" {
+	tables := []map[string]expectation{knownDifferences, otherDifferences, entityDifferences}
+	switch backend {
+	case "sqlite":
 		tables = append(tables, knownSQLiteDifferences)
+	case "mariadb":
+		tables = append(tables, entityMariaDBDifferences)
 	}
 	for _, table := range tables {
 		for field, why := range table[name] {
@@ -157,8 +167,9 @@ type diffCase struct {
 	name    string
 	req     testbed.DiffRequest
 	capture string
-	// unordered compares the secrets of a list as a set: without a sort
-	// parameter the reference lists in primary-key (random UUID) order.
+	// unordered compares the arrays under unorderedLists as sets: the
+	// reference lists secrets without a sort parameter, and a container's
+	// references, consumers and ACL users, in primary-key (random UUID) order.
 	unordered bool
 }
 
@@ -173,7 +184,7 @@ func (r *diffRun) run(phase string, cases []diffCase) {
 					}
 				}
 				if c.unordered {
-					x = x.Unordered("secrets")
+					x = x.Unordered(unorderedLists...)
 				}
 				r.check(t, c.name, x)
 			})
@@ -301,6 +312,9 @@ func diffHeader(kv []string) map[string]string {
 	}
 	return m
 }
+
+// unorderedLists are the keys whose arrays an unordered case compares as sets.
+var unorderedLists = []string{"secrets", "containers", "secret_refs", "consumers", "users"}
 
 // An id the servers never created: canonical UUIDv4, so it passes the id check.
 const missingID = "2a0b6c1e-5d3f-4b8a-9c7d-0e1f2a3b4c5d"

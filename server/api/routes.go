@@ -34,6 +34,14 @@ func (a *API) routes(reg *prometheus.Registry) *http.ServeMux {
 	mux.HandleFunc("GET /v1/secrets/{id}/metadata/{key}", a.getSecretMetadatum)
 	mux.HandleFunc("PUT /v1/secrets/{id}/metadata/{key}", a.putSecretMetadatum)
 	mux.HandleFunc("DELETE /v1/secrets/{id}/metadata/{key}", a.deleteSecretMetadatum)
+	mux.HandleFunc("GET /v1/secrets/{id}/acl", a.getACL(secretACLs))
+	mux.HandleFunc("PUT /v1/secrets/{id}/acl", a.putACL(secretACLs))
+	mux.HandleFunc("PATCH /v1/secrets/{id}/acl", a.patchACL(secretACLs))
+	mux.HandleFunc("DELETE /v1/secrets/{id}/acl", a.deleteACL(secretACLs))
+	mux.HandleFunc("GET /v1/secrets/{id}/consumers", a.listSecretConsumers)
+	mux.HandleFunc("POST /v1/secrets/{id}/consumers", a.addSecretConsumer)
+	mux.HandleFunc("DELETE /v1/secrets/{id}/consumers", a.removeSecretConsumer)
+	mux.HandleFunc("/v1/secrets/{id}/consumers/{consumer_id}", a.getSecretConsumer)
 
 	mux.HandleFunc("GET /v1/orders", a.listOrders)
 	mux.HandleFunc("POST /v1/orders", a.createOrder)
@@ -54,6 +62,21 @@ func (a *API) routes(reg *prometheus.Registry) *http.ServeMux {
 	mux.HandleFunc("/v1/secret-stores/{id}/{action}", a.secretStoreSubpath)
 	mux.HandleFunc("POST /v1/secret-stores/{id}/preferred", a.setPreferredSecretStore)
 	mux.HandleFunc("DELETE /v1/secret-stores/{id}/preferred", a.deletePreferredSecretStore)
+
+	mux.HandleFunc("GET /v1/containers", a.listContainers)
+	mux.HandleFunc("POST /v1/containers", a.createContainer)
+	mux.HandleFunc("GET /v1/containers/{id}", a.getContainer)
+	mux.HandleFunc("DELETE /v1/containers/{id}", a.deleteContainer)
+	mux.HandleFunc("POST /v1/containers/{id}/secrets", a.addContainerSecret)
+	mux.HandleFunc("DELETE /v1/containers/{id}/secrets", a.removeContainerSecret)
+	mux.HandleFunc("GET /v1/containers/{id}/consumers", a.listContainerConsumers)
+	mux.HandleFunc("POST /v1/containers/{id}/consumers", a.addContainerConsumer)
+	mux.HandleFunc("DELETE /v1/containers/{id}/consumers", a.removeContainerConsumer)
+	mux.HandleFunc("/v1/containers/{id}/consumers/{consumer_id}", a.getContainerConsumer)
+	mux.HandleFunc("GET /v1/containers/{id}/acl", a.getACL(containerACLs))
+	mux.HandleFunc("PUT /v1/containers/{id}/acl", a.putACL(containerACLs))
+	mux.HandleFunc("PATCH /v1/containers/{id}/acl", a.patchACL(containerACLs))
+	mux.HandleFunc("DELETE /v1/containers/{id}/acl", a.deleteACL(containerACLs))
 
 	mux.HandleFunc("GET /v1/transport_keys", a.listTransportKeys)
 	mux.HandleFunc("POST /v1/transport_keys", a.createTransportKey)
@@ -79,6 +102,10 @@ var entityLookups = map[string]func(a *API, w http.ResponseWriter, r *http.Reque
 			return true // collection routes, not stores
 		}
 		_, ok := a.lookupSecretStore(w, r, "Secret store retrieval", id)
+		return ok
+	},
+	"containers": func(a *API, w http.ResponseWriter, r *http.Request, id string) bool {
+		_, ok := a.lookupContainer(w, r, "Container retrieval", id, false)
 		return ok
 	},
 	"transport_keys": func(_ *API, w http.ResponseWriter, r *http.Request, id string) bool {

@@ -212,7 +212,9 @@ func TestDeletingASecretWithConsumers(t *testing.T) {
 	s := newSetup(t)
 	withConsumer := func() string {
 		id := s.createSecret(admin, `{}`)
-		addConsumer(t, s, id, "image", "image", "2b1c1a4e-9f3e-4d5a-8c1b-0a2b3c4d5e6f")
+		s.expect(admin, request{method: "POST", path: "/v1/secrets/" + id + "/consumers",
+			body: `{"service": "image", "resource_type": "image", "resource_id": "2b1c1a4e-9f3e-4d5a-8c1b-0a2b3c4d5e6f"}`},
+			http.StatusOK)
 		return id
 	}
 	v12 := map[string]string{"OpenStack-API-Version": "key-manager 1.2"}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -268,27 +269,50 @@ func (s *setup) createSecret(who as, body string) string {
 	return ref[strings.LastIndexByte(ref, '/')+1:]
 }
 
-// setReadACL writes a read ACL for a secret straight into the database (the ACL API arrives separately).
-func setReadACL(t testing.TB, s *setup, secretID string, projectAccess bool, users ...string) {
-	t.Helper()
-	err := s.db.Write(context.Background(), func(tx *store.Tx) error {
-		return tx.SetReadACL(store.SecretACLs, secretID, projectAccess, users)
-	})
-	if err != nil {
-		t.Fatalf("writing the ACL: %v", err)
-	}
-}
-
 func newTestLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
 
-// addConsumer registers a secret consumer straight in the database (the consumers API arrives separately).
-func addConsumer(t testing.TB, s *setup, secretID, service, resourceType, resourceID string) {
+// jsonEqual asserts that the response body is the JSON document want (a value that marshals to it): the same
+// keys, no others, and the same values.
+func (r response) jsonEqual(t testing.TB, want any) {
 	t.Helper()
-	err := s.db.Write(context.Background(), func(tx *store.Tx) error {
-		return tx.AddSecretConsumer(&store.SecretConsumerMetadatum{
-			SecretID: secretID, Service: service, ResourceType: resourceType, ResourceID: resourceID})
-	})
+	var got any
+	if err := json.Unmarshal(r.body, &got); err != nil {
+		t.Fatalf("response is not JSON: %v: %s", err, r.body)
+	}
+	raw, err := json.Marshal(want)
 	if err != nil {
-		t.Fatalf("writing the consumer: %v", err)
+		t.Fatal(err)
+	}
+	var expected any
+	if err := json.Unmarshal(raw, &expected); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, expected) {
+		t.Fatalf("unexpected body\n got %s\nwant %s", r.body, raw)
 	}
 }
+
+// expectError asserts a Barbican error answer: the status and the exact description (nil for a bare abort).
+func (s *setup) expectError(who as, req request, status int, description any) {
+	s.t.Helper()
+	resp := s.expect(who, req, status)
+	want := map[string]any{"code": status, "title": titles[status], "description": description}
+	resp.jsonEqual(s.t, want)
+	if ct := resp.header.Get("Content-Type"); ct != "application/json" {
+		s.t.Fatalf("an error should be application/json, got %q", ct)
+	}
+}
+
+// idOf is the last path segment of an href.
+func idOf(href string) string { return href[strings.LastIndexByte(href, '/')+1:] }
+
+// createContainer stores a container and returns its id.
+func (s *setup) createContainer(who as, body string) string {
+	s.t.Helper()
+	resp := s.expect(who, request{method: "POST", path: "/v1/containers/", body: body}, http.StatusCreated)
+	ref, _ := resp.json(s.t)["container_ref"].(string)
+	return idOf(ref)
+}
+
+// secretRef is the href of a secret on the test server, as containers reference secrets.
+func (s *setup) secretRef(id string) string { return s.server.URL + "/v1/secrets/" + id }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,4 +107,88 @@ func seed(b *testing.B, db *DB, kek *KEKDatum, projectID string, n int) {
 	if err != nil {
 		b.Fatalf("seed %d secrets: %v", n, err)
 	}
+}
+
+// BenchmarkContainerStore measures container creation (two secret references), a container read with its
+// details, a page of ten of a project's 1,000 containers with theirs, and consumer registration (all on one
+// container, so concurrent registrations queue on its row), on SQLite and MariaDB. A page costs the same five
+// queries whatever its size (TestListContainers counts them); like the reference, the list sorts and counts
+// the project's containers without an index of its own.
+func BenchmarkContainerStore(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) {
+		benchContainers(b, openTestDB(b, filepath.Join(b.TempDir(), "bench.db")))
+	})
+	b.Run("mysql", func(b *testing.B) {
+		benchContainers(b, openTestDB(b, testbed.NewMySQLDatabase(b)))
+	})
+}
+
+func benchContainers(b *testing.B, db *DB) {
+	ctx := context.Background()
+	f, pid := newFixture(b, db, "bench-containers")
+	s1, s2 := f.secret(pid, Secret{}, "text/plain"), f.secret(pid, Secret{}, "text/plain")
+	create := func(projectID string) (*Container, error) {
+		c := &Container{Name: ptr("bench"), Type: ptr(ContainerRSA), ProjectID: projectID}
+		refs := []ContainerSecret{{SecretID: s1.ID, Name: ptr("public_key")}, {SecretID: s2.ID, Name: ptr("private_key")}}
+		return c, db.Write(ctx, func(tx *Tx) error { return tx.CreateContainer(c, refs) })
+	}
+	// The list reads a project of its own that keeps 1,000 containers, one in ten with a consumer.
+	listed := ensureProject(b, db, "bench-containers-list")
+	var seeded *Container
+	for i := range 1000 {
+		c, err := create(listed)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if i%10 == 0 {
+			write(b, db, func(tx *Tx) error {
+				return tx.AddContainerConsumer(&ContainerConsumerMetadatum{ContainerID: c.ID, Name: ptr("lb"), URL: ptr("http://lb")})
+			})
+			seeded = c
+		}
+	}
+
+	b.Run("create", func(b *testing.B) {
+		b.SetParallelism(4) // about 8 concurrent clients on 2 cores, as for secrets
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := create(pid); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("get", func(b *testing.B) {
+		for b.Loop() {
+			if v, err := db.Read(ctx).Container(seeded.ID, true); err != nil || len(v.SecretRefs) != 2 || len(v.Consumers) != 1 {
+				b.Fatalf("Container: %+v %v", v, err)
+			}
+		}
+	})
+	b.Run("list-10-of-1000", func(b *testing.B) {
+		for b.Loop() {
+			page, total, err := db.Read(ctx).ListContainers(ContainerQuery{ProjectID: listed, Limit: 10})
+			if err != nil || len(page) != 10 || total != 1000 {
+				b.Fatalf("ListContainers: %d of %d, %v", len(page), total, err)
+			}
+		}
+	})
+	var n atomic.Int64
+	b.Run("consumer-add", func(b *testing.B) {
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				name := fmt.Sprint("c", n.Add(1))
+				err := db.Write(ctx, func(tx *Tx) error {
+					return tx.AddContainerConsumer(&ContainerConsumerMetadatum{ContainerID: seeded.ID, Name: &name,
+						URL: ptr("http://" + name), ProjectID: &pid})
+				})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 }

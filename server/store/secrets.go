@@ -149,6 +149,21 @@ func (tx *Tx) CreateSecret(s *Secret, p *SecretPayload) error {
 	return tx.insertPayload(s.ID, p)
 }
 
+// softDelete marks a live row of table deleted (deleted, deleted_at and updated_at set to now), the reference's
+// soft delete; ErrNotFound if the row is missing or already deleted.
+func (tx *Tx) softDelete(table, id string) error {
+	ts := tx.stamp(tx.now)
+	changed, err := tx.exec("UPDATE "+table+" SET deleted = 1, deleted_at = ?, updated_at = ? WHERE id = ? AND deleted = 0",
+		ts, ts, id)
+	if err != nil {
+		return err
+	}
+	if changed == 0 {
+		return fmt.Errorf("%s row: %w", table, ErrNotFound)
+	}
+	return nil
+}
+
 // optionalStamp is the bind value of a nullable DATETIME column.
 func (tx *Tx) optionalStamp(t *time.Time) any {
 	if t == nil {
@@ -230,15 +245,10 @@ func (tx *Tx) DeleteSecret(secretID string) error {
 	if err := tx.writing("delete secret"); err != nil {
 		return err
 	}
-	ts := tx.stamp(tx.now)
-	changed, err := tx.exec("UPDATE secrets SET deleted = 1, deleted_at = ?, updated_at = ? WHERE id = ? AND deleted = 0",
-		ts, ts, secretID)
-	if err != nil {
+	if err := tx.softDelete("secrets", secretID); err != nil {
 		return fmt.Errorf("delete secret: %w", err)
 	}
-	if changed == 0 {
-		return fmt.Errorf("secret: %w", ErrNotFound)
-	}
+	ts := tx.stamp(tx.now)
 	for _, table := range []string{"secret_store_metadata", "secret_user_metadata", "encrypted_data",
 		"container_secret", "secret_consumer_metadata"} {
 		_, err := tx.exec("UPDATE "+table+" SET deleted = 1, deleted_at = ?, updated_at = ? "+
@@ -247,13 +257,8 @@ func (tx *Tx) DeleteSecret(secretID string) error {
 			return fmt.Errorf("delete secret: cascade to %s: %w", table, err)
 		}
 	}
-	_, err = tx.exec("DELETE FROM secret_acl_users WHERE acl_id IN (SELECT id FROM secret_acls WHERE secret_id = ?)",
-		secretID)
-	if err != nil {
-		return fmt.Errorf("delete secret: ACL users: %w", err)
-	}
-	if _, err := tx.exec("DELETE FROM secret_acls WHERE secret_id = ?", secretID); err != nil {
-		return fmt.Errorf("delete secret: ACLs: %w", err)
+	if err := tx.DeleteACLs(SecretACLs, secretID); err != nil {
+		return fmt.Errorf("delete secret: %w", err)
 	}
 	return nil
 }

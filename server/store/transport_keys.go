@@ -56,14 +56,8 @@ func (tx *Tx) DeleteTransportKey(id string) error {
 	if err := tx.writing("delete transport key"); err != nil {
 		return err
 	}
-	ts := tx.stamp(tx.now)
-	n, err := tx.exec("UPDATE transport_keys SET deleted = 1, deleted_at = ?, updated_at = ? WHERE id = ? AND deleted = 0",
-		ts, ts, id)
-	if err != nil {
+	if err := tx.softDelete("transport_keys", id); err != nil {
 		return fmt.Errorf("delete transport key: %w", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("transport key: %w", ErrNotFound)
 	}
 	return nil
 }
