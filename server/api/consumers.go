@@ -117,11 +117,15 @@ func (a *API) addSecretConsumer(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	// One transaction: the project row, the checks that guard the insert (a quota check belongs here too), the
-	// insert, and the secret as it is then.
+	// One transaction: the project row, the checks that guard the insert (the consumers quota, counted over
+	// secret consumers alone as in the reference, checked for a repeated registration too), the insert, and the
+	// secret as it is then.
 	a.changeConsumers(w, r, op, v.ID, true, func(tx *store.Tx) (any, error) {
 		projectID, err := tx.EnsureProject(caller(r).ProjectID)
 		if err != nil {
+			return nil, err
+		}
+		if err := a.enforceQuota(tx, projectID, store.CountSecretConsumers); err != nil {
 			return nil, err
 		}
 		err = tx.AddSecretConsumer(&store.SecretConsumerMetadatum{SecretID: v.ID, ProjectID: &projectID,
@@ -207,11 +211,15 @@ func (a *API) addContainerConsumer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, url := obj["name"].(string), obj["URL"].(string)
-	// One transaction: the project row, the checks that guard the insert (a quota check belongs here too), the
-	// insert, and the container as it is then.
+	// One transaction: the project row, the checks that guard the insert (the consumers quota, counted over
+	// container consumers alone as in the reference, checked for a repeated registration too), the insert, and the
+	// container as it is then.
 	a.changeConsumers(w, r, op, v.ID, true, func(tx *store.Tx) (any, error) {
 		projectID, err := tx.EnsureProject(caller(r).ProjectID)
 		if err != nil {
+			return nil, err
+		}
+		if err := a.enforceQuota(tx, projectID, store.CountContainerConsumers); err != nil {
 			return nil, err
 		}
 		err = tx.AddContainerConsumer(&store.ContainerConsumerMetadatum{ContainerID: v.ID, ProjectID: &projectID,

@@ -122,11 +122,14 @@ func (a *API) createContainer(w http.ResponseWriter, r *http.Request) {
 		refs[i] = store.ContainerSecret{Name: ref.name, SecretID: ref.secretID}
 		ids[i] = ref.secretID
 	}
-	// One transaction: the project row, the checks that guard the insert (a quota check belongs here too), the
-	// insert.
+	// One transaction: the project row, the checks that guard the insert (the quota first, as in the
+	// reference), the insert.
 	err := a.db.Write(r.Context(), func(tx *store.Tx) error {
 		projectID, err := tx.EnsureProject(c.ProjectID)
 		if err != nil {
+			return err
+		}
+		if err := a.enforceQuota(tx, projectID, store.CountContainers); err != nil {
 			return err
 		}
 		live, err := tx.LiveSecretIDs(c.ProjectID, ids)

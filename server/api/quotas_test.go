@@ -78,6 +78,29 @@ func TestQuotas(t *testing.T) {
 			t.Fatalf("unexpected order 403 %v", d)
 		}
 
+		// Containers are disabled by default here (quota 0); consumers count per kind against one limit.
+		r = s.expect(p1, request{method: "POST", path: "/v1/containers", body: `{"type": "generic"}`}, http.StatusForbidden)
+		if d := r.description(t); d != "Container creation issue seen - Creation not allowed because a quota has been reached." {
+			t.Fatalf("unexpected container 403 %v", d)
+		}
+		s.expect(service, request{method: "PUT", path: "/v1/project-quotas/q1",
+			body: `{"project_quotas": {"containers": 1, "consumers": 1}}`}, http.StatusNoContent)
+		cref := s.expect(p1, request{method: "POST", path: "/v1/containers", body: `{"type": "generic"}`}, http.StatusCreated).
+			json(t)["container_ref"].(string)
+		cid := cref[strings.LastIndexByte(cref, '/')+1:]
+		s.expect(p1, request{method: "POST", path: "/v1/containers/" + cid + "/consumers",
+			body: `{"name": "lb", "URL": "https://lb/1"}`}, http.StatusOK)
+		s.expect(p1, request{method: "POST", path: "/v1/containers/" + cid + "/consumers",
+			body: `{"name": "lb", "URL": "https://lb/2"}`}, http.StatusForbidden)
+		// A secret consumer counts on its own: the limit of one is not reached by the container's consumer.
+		s.expect(p1, request{method: "POST", path: "/v1/secrets/" + ids[1] + "/consumers",
+			body: `{"service": "image", "resource_type": "image", "resource_id": "i1"}`}, http.StatusOK)
+		r = s.expect(p1, request{method: "POST", path: "/v1/secrets/" + ids[1] + "/consumers",
+			body: `{"service": "image", "resource_type": "image", "resource_id": "i2"}`}, http.StatusForbidden)
+		if d := r.description(t); d != "SecretConsumer creation issue seen - Creation not allowed because a quota has been reached." {
+			t.Fatalf("unexpected consumer 403 %v", d)
+		}
+
 		// Deleting brings the defaults back.
 		s.expect(service, request{method: "DELETE", path: "/v1/project-quotas/q1"}, http.StatusNoContent)
 		s.expect(p1, request{method: "POST", path: "/v1/secrets", body: `{}`}, http.StatusForbidden)
