@@ -50,7 +50,7 @@ REFERENCE_BARBICAN_PROCESSES=2 bash hack/reference-barbican.sh start --db-upgrad
 start_km() { # name port db-url
 	mkdir -p "$work/$1"
 	"$work/keymanager" manage db upgrade --data-dir "$work/$1" --db-url "$3" >/dev/null 2>&1
-	"$work/keymanager" serve --data-dir "$work/$1" --db-url "$3" --listen "127.0.0.1:$2" --log-level warn \
+	"$work/keymanager" serve --data-dir "$work/$1" --db-url "$3" --listen "127.0.0.1:$2" \
 		>"$work/$1.log" 2>&1 &
 	pids+=("$!")
 	for _ in $(seq 100); do
