@@ -46,6 +46,8 @@ type ReferenceBarbican struct {
 	KEK string
 	// Dir holds barbican.conf and the uWSGI and barbican-manage logs.
 	Dir string
+
+	script string
 }
 
 // ReferenceOptions configures StartReferenceBarbican.
@@ -77,7 +79,7 @@ func StartReferenceBarbican(t testing.TB, opts ReferenceOptions) *ReferenceBarbi
 		}
 		opts.KEK = kek
 	}
-	r := &ReferenceBarbican{DBURL: opts.DBURL, KEK: opts.KEK, Dir: t.TempDir()}
+	r := &ReferenceBarbican{DBURL: opts.DBURL, KEK: opts.KEK, Dir: t.TempDir(), script: script}
 	args := []string{"start"}
 	if !opts.NoUpgrade {
 		args = append(args, "--db-upgrade")
@@ -105,14 +107,24 @@ func StartReferenceBarbican(t testing.TB, opts ReferenceOptions) *ReferenceBarbi
 		t.Fatal(lastErr)
 	}
 	t.Cleanup(func() {
-		if out, err := runScript(script, "", "stop", r.Dir); err != nil {
-			t.Errorf("stopping the reference Barbican: %v\n%s", err, out)
+		if err := r.Stop(); err != nil {
+			t.Error(err)
 		}
 		if t.Failed() {
 			t.Logf("end of the reference Barbican's log (%s):\n%s", filepath.Join(r.Dir, "uwsgi.log"), r.LogTail(40))
 		}
 	})
 	return r
+}
+
+// Stop stops the server and waits for it to exit, for a test that goes on
+// with its database alone (another server taking it over). The end of the
+// test stops it too; stopping a stopped server does nothing.
+func (r *ReferenceBarbican) Stop() error {
+	if out, err := runScript(r.script, "", "stop", r.Dir); err != nil {
+		return fmt.Errorf("stopping the reference Barbican: %w\n%s", err, out)
+	}
+	return nil
 }
 
 // UpgradeWithReferenceBarbican runs the reference's `barbican-manage db

@@ -80,6 +80,20 @@ func TestStartReferenceBarbicanOnSQLite(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /v1/secrets on SQLite should answer 200, got %d: %s", resp.StatusCode, body)
 	}
+
+	// Stopped before the test ends, the server no longer answers, and the
+	// cleanup's second stop is harmless.
+	if err := r.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, r.URL+"/", http.NoBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Errorf("after Stop nothing should answer on %s, got %d", r.URL, resp.StatusCode)
+	}
 }
 
 func TestReferencePythonImportsBarbican(t *testing.T) {

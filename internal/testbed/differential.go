@@ -30,6 +30,11 @@ type Differential struct {
 	// fraction, for two servers on databases of different precision
 	// (MariaDB DATETIME keeps whole seconds, SQLite microseconds).
 	WholeSeconds bool
+	// ExactTimestamps compares created/updated timestamps as they are, for
+	// two servers reading the same rows (a takeover of one database), where
+	// any difference is a misread time. Otherwise only their format is
+	// compared: two servers writing their own rows have different clocks.
+	ExactTimestamps bool
 
 	ids []capturedID
 }
@@ -97,15 +102,33 @@ var defaultClient = &http.Client{
 // fails the test.
 func (d *Differential) Do(t testing.TB, req DiffRequest) Exchange {
 	t.Helper()
-	x := Exchange{Request: req, d: d}
-	var err error
-	if x.Reference, err = d.send(d.Reference, req, func(c capturedID) string { return c.reference }); err != nil {
+	return d.Replay(t, req, d.Record(t, req))
+}
+
+// Record sends req to the reference alone and returns its answer, for a
+// candidate that can only answer once the reference has gone: one that takes
+// over the reference's database. Replay compares the two. A transport error
+// fails the test.
+func (d *Differential) Record(t testing.TB, req DiffRequest) Answer {
+	t.Helper()
+	a, err := d.send(d.Reference, req, func(c capturedID) string { return c.reference })
+	if err != nil {
 		t.Fatalf("reference: %v", err)
 	}
-	if x.Candidate, err = d.send(d.Candidate, req, func(c capturedID) string { return c.candidate }); err != nil {
+	return a
+}
+
+// Replay sends req to the candidate alone and returns the exchange with the
+// reference's answer recorded earlier by Record. The reference's URL still
+// names its base in the recorded hrefs, so it must stay set after the
+// reference has stopped. A transport error fails the test.
+func (d *Differential) Replay(t testing.TB, req DiffRequest, reference Answer) Exchange {
+	t.Helper()
+	cand, err := d.send(d.Candidate, req, func(c capturedID) string { return c.candidate })
+	if err != nil {
 		t.Fatalf("candidate: %v", err)
 	}
-	return x
+	return Exchange{Request: req, Reference: reference, Candidate: cand, d: d}
 }
 
 // views renders both answers as compared.
@@ -226,7 +249,14 @@ func (d *Differential) view(base string, a Answer, unordered []string, id func(c
 		}
 		lines = append(lines, h+": "+norm(v))
 	}
-	return append(lines, "body "+bodyView(a.Body, unordered, d.WholeSeconds, norm))
+	timestamps := timestampFormat
+	switch {
+	case d.ExactTimestamps:
+		timestamps = timestampExact
+	case d.WholeSeconds:
+		timestamps = timestampWholeSeconds
+	}
+	return append(lines, "body "+bodyView(a.Body, unordered, timestamps, norm))
 }
 
 // sortedList sorts a comma-separated header value: Allow is a set.
@@ -242,7 +272,7 @@ func sortedList(v string) string {
 // bodyView renders a JSON body canonically (sorted keys, normalised
 // strings, created/updated reduced to their format since the servers' clocks
 // differ) and any other body as a quoted string.
-func bodyView(body []byte, unordered []string, wholeSeconds bool, norm func(string) string) string {
+func bodyView(body []byte, unordered []string, timestamps timestampView, norm func(string) string) string {
 	if len(body) == 0 {
 		return "(empty)"
 	}
@@ -253,7 +283,7 @@ func bodyView(body []byte, unordered []string, wholeSeconds bool, norm func(stri
 		var b bytes.Buffer
 		enc := json.NewEncoder(&b)
 		enc.SetEscapeHTML(false)
-		n := jsonNormaliser{unordered: unordered, wholeSeconds: wholeSeconds, norm: norm}
+		n := jsonNormaliser{unordered: unordered, timestamps: timestamps, norm: norm}
 		if err := enc.Encode(n.normalise("", v)); err == nil {
 			return "json " + strings.TrimSpace(b.String())
 		}
@@ -266,11 +296,20 @@ var (
 	timestampFractionRE = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+$`)
 )
 
+// timestampView is how created/updated values are compared.
+type timestampView int
+
+const (
+	timestampFormat       timestampView = iota // by format: with or without a fraction
+	timestampWholeSeconds                      // by format, a fraction ignored
+	timestampExact                             // as they are
+)
+
 // jsonNormaliser rewrites a decoded JSON value into what is compared.
 type jsonNormaliser struct {
-	unordered    []string // keys whose arrays compare as sets
-	wholeSeconds bool
-	norm         func(string) string
+	unordered  []string // keys whose arrays compare as sets
+	timestamps timestampView
+	norm       func(string) string
 }
 
 func (n jsonNormaliser) normalise(key string, v any) any {
@@ -291,9 +330,9 @@ func (n jsonNormaliser) normalise(key string, v any) any {
 		}
 		return out
 	case string:
-		if key == "created" || key == "updated" {
+		if (key == "created" || key == "updated") && n.timestamps != timestampExact {
 			switch {
-			case timestampRE.MatchString(v), n.wholeSeconds && timestampFractionRE.MatchString(v):
+			case timestampRE.MatchString(v), n.timestamps == timestampWholeSeconds && timestampFractionRE.MatchString(v):
 				return "<timestamp>"
 			case timestampFractionRE.MatchString(v):
 				return "<timestamp with fraction>"

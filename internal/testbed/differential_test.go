@@ -91,6 +91,29 @@ func TestDifferential(t *testing.T) {
 			t.Errorf("with WholeSeconds a fraction should not count: %v", diffs)
 		}
 	})
+	t.Run("a recorded answer compares with a candidate asked later", func(t *testing.T) {
+		gone := newFakeServer(t, ref.id)
+		rd := &Differential{Reference: Target{URL: gone.URL}, Candidate: Target{URL: cand.URL}, ExactTimestamps: true}
+		if err := rd.Capture("s", rd.Do(t, DiffRequest{Method: "POST", Path: "/v1/secrets", Body: `{}`})); err != nil {
+			t.Fatal(err)
+		}
+		req := DiffRequest{Method: "GET", Path: "/v1/secrets/{s}"}
+		recorded := rd.Record(t, req)
+		gone.Close()
+		x := rd.Replay(t, req, recorded)
+		if x.Reference.Status != http.StatusOK || x.Candidate.Status != http.StatusOK {
+			t.Fatalf("both answers should be the secret: %d, %d", x.Reference.Status, x.Candidate.Status)
+		}
+		if diffs := x.Differences(); diffs != nil {
+			t.Errorf("the recorded answer should equal the candidate's, hrefs by the gone server's base: %v", diffs)
+		}
+		cand.created = "2024-01-02T03:04:06"
+		defer func() { cand.created = ref.created }()
+		diffs := rd.Replay(t, req, recorded).Differences()
+		if len(diffs) != 1 || !strings.Contains(diffs[0].Reference, "03:04:05") || !strings.Contains(diffs[0].Candidate, "03:04:06") {
+			t.Errorf("with ExactTimestamps another time of the same format should differ by value, got %v", diffs)
+		}
+	})
 	t.Run("Allow compares as a set, other headers exactly", func(t *testing.T) {
 		cand.allow = "POST,GET"
 		x := d.Do(t, DiffRequest{Method: "PATCH", Path: "/v1/secrets"})

@@ -194,7 +194,13 @@ func (r *diffRun) run(phase string, cases []diffCase) {
 
 func (r *diffRun) check(t *testing.T, name string, x testbed.Exchange) {
 	t.Helper()
-	want := expected(name, r.backend)
+	checkDifferences(t, x, expected(name, r.backend))
+}
+
+// checkDifferences fails unless the fields of x that differ are exactly those in want, and logs the expected
+// differences with their reasons.
+func checkDifferences(t *testing.T, x testbed.Exchange, want expectation) {
+	t.Helper()
 	differs := map[string]bool{}
 	var unexpected, expectedSeen []string
 	for _, d := range x.Differences() {
@@ -257,6 +263,16 @@ var pinnedSecrets = []string{"text", "bin", "charset", "pkcs8", "meta", "empty",
 // API of both servers alike.
 func execSQL(t *testing.T, dbURL string, query string, args ...any) {
 	t.Helper()
+	db := openSQL(t, dbURL)
+	defer db.Close()
+	if _, err := db.ExecContext(context.Background(), query, args...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// openSQL opens a database given by its URL with database/sql, outside any server.
+func openSQL(t *testing.T, dbURL string) *sql.DB {
+	t.Helper()
 	driver, dsn := "sqlite3", strings.TrimPrefix(dbURL, "sqlite://")+"?_busy_timeout=5000"
 	if strings.HasPrefix(dbURL, "mysql") {
 		var err error
@@ -269,10 +285,7 @@ func execSQL(t *testing.T, dbURL string, query string, args ...any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if _, err := db.ExecContext(context.Background(), query, args...); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
+	return db
 }
 
 func diffGet(path string, header ...string) testbed.DiffRequest {
