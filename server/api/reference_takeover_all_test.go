@@ -339,16 +339,12 @@ func (f *refFiller) consumerIDs(dbURL, kind string, e *refEntity) []string {
 	return ids
 }
 
-// Why a GET of the taken-over database differs from the reference's answer, where compatibility.md does not say.
-const (
-	diffProjectQuotasLinks = "paging links of /v1/project-quotas: the reference points them at /v1/project_quotas, " +
-		"a path it does not serve (spec §4.9 calls it a bug and recommends project-quotas); keymanager links " +
-		"/v1/project-quotas, which compatibility.md does not list"
-)
+// diffProjectQuotasLinks is a deliberate difference of compatibility.md that only this comparison reaches.
+const diffProjectQuotasLinks = "paging links of /v1/project-quotas: the reference points them at /v1/project_quotas, " +
+	"a path it answers 404 (spec §4.9 calls it a bug); keymanager links /v1/project-quotas"
 
 // takeoverDifferences are the expected differences of TestTakeoverAnswersEveryGETAsTheReference, per GET name and
-// field: the deliberate ones of compatibility.md, and the findings of this comparison not listed there. Every
-// field listed must still differ and no other may.
+// field, each a deliberate difference of compatibility.md. Every field listed must still differ and no other may.
 var takeoverDifferences = map[string]expectation{
 	"pages: secrets by sort=created&limit=2&offset=1":   {"body": diffPagingFilters},
 	"pages: secrets by sort=created:desc&limit=2":       {"body": diffPagingFilters},
