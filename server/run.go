@@ -34,6 +34,7 @@ type Server struct {
 	db      *store.DB
 	handler http.Handler
 	orders  *orders.Pool
+	plugins *plugins
 }
 
 // clock is the one clock of the server: the store, the secret stores and the API all read it.
@@ -60,11 +61,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if err := prepareSchema(ctx, cfg, db, log); err != nil {
 		return nil, err
 	}
-	plugin, err := cryptoPlugins(ctx, cfg, db, log)
+	hsmMetrics := newHSMMetrics()
+	plugins, err := cryptoPlugins(ctx, cfg, db, log, hsmMetrics.observe)
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := newSecretStores(cfg, db, plugin)
+	defer func() {
+		if err != nil {
+			_ = plugins.Close()
+		}
+	}()
+	secrets, err := newSecretStores(cfg, db, plugins)
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +86,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if plugins.p11 != nil {
+		if err := hsmMetrics.register(reg, plugins.p11.Module()); err != nil {
+			return nil, err
+		}
+	}
 	pool, err := orders.New(db, secrets, orders.Options{Workers: cfg.OrderWorkers, Logger: log, Registry: reg, Now: clock})
 	if err != nil {
 		return nil, err
@@ -101,7 +113,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, log: log, db: db, handler: a.Handler(), orders: pool}, nil
+	return &Server{cfg: cfg, log: log, db: db, handler: a.Handler(), orders: pool, plugins: plugins}, nil
 }
 
 // OpenDB opens the configured database.
@@ -152,6 +164,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	case err := <-errc:
 		_ = s.orders.Stop(context.Background())
 		_ = s.db.Close()
+		_ = s.plugins.Close()
 		return fmt.Errorf("serving HTTP: %w", err)
 	case <-ctx.Done():
 	}
@@ -168,6 +181,10 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	}
 	if cerr := s.db.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("closing the database: %w", cerr))
+	}
+	// After the requests and orders: C_Finalize ends every HSM session.
+	if cerr := s.plugins.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("closing the HSM: %w", cerr))
 	}
 	if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) {
 		err = errors.Join(err, e)

@@ -30,7 +30,7 @@ func newServer(t *testing.T, cfg config.Config) (*Server, string, error) {
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	s, err := New(context.Background(), cfg, log)
 	if err == nil {
-		t.Cleanup(func() { _ = s.db.Close() })
+		t.Cleanup(func() { _ = s.db.Close(); _ = s.plugins.Close() })
 	}
 	return s, logs.String(), err
 }

@@ -47,8 +47,10 @@ type Config struct {
 	// Read from --barbican-conf but not used by the server yet: the secret stores and quotas are wired by the
 	// API work on secret stores and quotas, [keystone_authtoken] by Keystone support. KeystoneAuthtoken holds
 	// a password and prints without values.
-	SecretStores      SecretStores
-	Quotas            Quotas
+	SecretStores SecretStores
+	Quotas       Quotas
+	// P11 is the PKCS#11 store's configuration (the p11_crypto plugin); its PIN prints redacted.
+	P11               P11
 	KeystoneAuthtoken SectionValues
 
 	PolicyFile         string
@@ -121,6 +123,7 @@ func Default() Config {
 		LogLevel:        "info",
 		LogFormat:       "json",
 		ShutdownTimeout: 30 * time.Second,
+		P11:             DefaultP11(),
 	}
 }
 
@@ -171,6 +174,7 @@ func (c *Config) AddStoreFlags(fs *pflag.FlagSet) {
 		"let projects choose among several secret stores (Barbican's [secretstore] enable_multiple_secret_stores): serves /v1/secret-stores")
 	fs.Var(secretStoreFlag{&c.SecretStores}, "secret-store", "a secret store, repeatable: name=NAME,plugin=simple_crypto|p11_crypto[,global_default] "+
 		"(default: one simple_crypto store); with --enable-multiple-secret-stores exactly one is the global default")
+	c.P11.AddP11Flags(fs)
 }
 
 // EnvPrefix is the prefix of the environment variable of every flag: --db-url is KEYMANAGER_DB_URL.
@@ -239,6 +243,15 @@ func (c *Config) Resolve(fs *pflag.FlagSet, lookup func(string) (string, bool)) 
 		return err
 	}
 	c.DBURLFromBarbicanConf = conf != nil && conf.DatabaseURL != "" && !onCommandLine["db-url"] && !inEnv("db-url")
+	if fs.Lookup("p11-library-path") != nil {
+		var confPIN, confPath string
+		if conf != nil {
+			confPIN, confPath = conf.P11["login"], conf.Path
+		}
+		if err := c.P11.ResolvePIN(lookup, confPIN, confPath); err != nil {
+			return err
+		}
+	}
 
 	if fs.Lookup("kek-file") == nil || onCommandLine["kek-file"] {
 		return nil
@@ -305,6 +318,10 @@ func (c *Config) applyBarbicanConf(fs *pflag.FlagSet, conf *BarbicanConf) error 
 	setInt("quota-consumers", conf.Quotas.Consumers)
 	setInt("quota-cas", conf.Quotas.CAs)
 	c.KeystoneAuthtoken = conf.KeystoneAuthtoken
+	applyP11Conf(conf.P11, set)
+	if v, ok := conf.P11["plugin_name"]; ok {
+		c.P11.PluginName = v
+	}
 	return errors.Join(errs...)
 }
 

@@ -76,4 +76,7 @@ var (
 	// ErrKEKNotBound means Encrypt or Decrypt was called with a KEK row that
 	// BindKEK has not filled yet (Barbican: "KEK not yet created").
 	ErrKEKNotBound = errors.New("project KEK is not bound yet")
+	// ErrUnavailable means the plugin's backend is busy or unreachable for now (every HSM session in use past
+	// the wait): the request may be retried, and the API answers 503.
+	ErrUnavailable = errors.New("the secret store is unavailable, retry later")
 )
