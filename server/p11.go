@@ -41,24 +41,36 @@ func OpenHSM(ctx context.Context, p config.P11, observe func(string, time.Durati
 	return m, nil
 }
 
+// OpenP11Plugin opens the configured token and returns the p11_crypto plugin on it; closing the plugin's
+// module is the caller's. The master keys are not checked.
+func OpenP11Plugin(ctx context.Context, p config.P11, observe func(string, time.Duration, error)) (*p11crypto.Plugin, error) {
+	settings, err := p.Settings()
+	if err != nil {
+		return nil, fmt.Errorf("PKCS#11: %w", err)
+	}
+	m, err := OpenHSM(ctx, p, observe)
+	if err != nil {
+		return nil, err
+	}
+	plugin, err := p11crypto.New(m, settings, p.PluginName)
+	if err != nil {
+		_ = m.Close()
+		return nil, err
+	}
+	return plugin, nil
+}
+
 // newP11Plugin opens the token, checks that the configured master keys exist (new project KEKs go under them)
 // and that every label pair recorded in the database's p11_crypto rows is on the token, and returns the plugin.
 // A missing key would otherwise surface as a 500 on every write or on every old secret.
 func newP11Plugin(ctx context.Context, cfg config.Config, db *store.DB, log *slog.Logger,
 	observe func(string, time.Duration, error)) (*p11crypto.Plugin, error) {
-	settings, err := cfg.P11.Settings()
-	if err != nil {
-		return nil, fmt.Errorf("PKCS#11: %w", err)
-	}
-	m, err := OpenHSM(ctx, cfg.P11, observe)
+	plugin, err := OpenP11Plugin(ctx, cfg.P11, observe)
 	if err != nil {
 		return nil, err
 	}
-	plugin, err := p11crypto.New(m, settings, cfg.P11.PluginName)
-	if err == nil {
-		err = checkMasterKeys(ctx, cfg, m, settings, db)
-	}
-	if err != nil {
+	m, settings := plugin.Module(), plugin.Settings()
+	if err := checkMasterKeys(ctx, cfg, m, settings, db); err != nil {
 		_ = m.Close()
 		return nil, err
 	}

@@ -130,6 +130,12 @@ func OpenDB(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.DB
 	return db, nil
 }
 
+// Close releases what New opened (the database and the HSM) for a Server that is not served; Serve closes them
+// itself when it returns.
+func (s *Server) Close() error {
+	return errors.Join(s.db.Close(), s.plugins.Close())
+}
+
 // Handler is the server's HTTP handler (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.handler }
 
