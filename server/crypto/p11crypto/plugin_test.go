@@ -56,6 +56,10 @@ func TestPluginMetaFormat(t *testing.T) {
 			t.Errorf("%s: %v, want ErrMeta", bad, err)
 		}
 	}
+	spaced, err := decodeKEKMetaExtended(`{"mechanism": "CKM_AES_CBC", "iv": "AAECAwQFBgcICQoLDA0ODw=="}`, nil)
+	if err != nil || len(spaced.IV) != 16 || spaced.Mechanism.Name != "CKM_AES_CBC" {
+		t.Errorf("a spaced kek_meta_extended: %+v, %v", spaced, err)
+	}
 	ct, err := decodeKEKMetaExtended(`{"iv":"AAECAwQFBgcICQoL","mechanism":"VENDOR_SAFENET_CKM_AES_GCM"}`, nil)
 	if err != nil || len(ct.IV) != 12 || ct.Mechanism.Value != hsm.CKMVendorSafeNetAESGCM {
 		t.Errorf("a SafeNet GCM secret: %+v, %v", ct, err)
@@ -66,11 +70,15 @@ func TestPluginMetaFormat(t *testing.T) {
 }
 
 // newPlugin opens a fresh SoftHSM2 token with mkek_0 and hmac_0 and returns the plugin on it.
-func newPlugin(t testing.TB, cap int, wait time.Duration) *Plugin {
+func newPlugin(t testing.TB, cap int, wait time.Duration, opts ...func(*hsm.Config)) *Plugin {
 	t.Helper()
 	tok := testbed.NewSoftHSM2Token(t)
-	m, err := hsm.Open(context.Background(), hsm.Config{LibraryPath: tok.Module, TokenLabels: []string{tok.Label},
-		PIN: hsm.PIN(tok.PIN), MaxSessions: cap, SessionWait: wait, OSLockingOK: true})
+	cfg := hsm.Config{LibraryPath: tok.Module, TokenLabels: []string{tok.Label},
+		PIN: hsm.PIN(tok.PIN), MaxSessions: cap, SessionWait: wait, OSLockingOK: true}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	m, err := hsm.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
