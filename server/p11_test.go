@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -136,6 +138,11 @@ func TestP11StoreThroughTheAPI(t *testing.T) {
 				t.Errorf("after a restart, the %s secret: %d %q", mech, w.Code, w.Body)
 			}
 		}
+		if w := serve(t, s.Handler(), "GET", "/metrics", ""); !strings.Contains(w.Body.String(), "keymanager_hsm_sessions_cap 8\n") ||
+			!strings.Contains(w.Body.String(), `keymanager_hsm_operation_duration_seconds_count{operation="decrypt",outcome="ok"} 2`) ||
+			!strings.Contains(w.Body.String(), "keymanager_hsm_pkek_cache_misses_total 1\n") {
+			t.Errorf("the HSM metrics:\n%s", w.Body)
+		}
 		_ = s.plugins.Close()
 		_ = s.db.Close()
 
@@ -156,6 +163,87 @@ func TestP11StoreThroughTheAPI(t *testing.T) {
 		execSQL(t, raw, "UPDATE kek_data SET plugin_meta = REPLACE(plugin_meta, 'hmac_0', 'hmac_old')")
 		if _, _, err := newServer(t, cfg); err == nil || !strings.Contains(err.Error(), `HMAC key "hmac_old" of 1 project KEKs`) {
 			t.Fatalf("rows under labels missing on the token: %v", err)
+		}
+	})
+}
+
+// TestP11ReferenceRowsDecrypt builds a project KEK and a secret by hand, byte for byte as the reference's
+// p11_crypto plugin and store_crypto write them (compact and spaced JSON, CBC and GCM), on the HSM, and reads
+// the secrets through the API.
+func TestP11ReferenceRowsDecrypt(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, dbURL string) {
+		cfg := testConfig(t)
+		cfg.DBURL = dbURL
+		cfg = softHSM2Store(t, cfg)
+		keymanagerDatabase(t, dbURL)
+		raw := rawDB(t, dbURL)
+		ctx := context.Background()
+		plugin, err := OpenP11Plugin(ctx, cfg.P11, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, settings := plugin.Module(), plugin.Settings()
+		b64 := base64.StdEncoding.EncodeToString
+		type row struct {
+			meta, extended, cypherText, payload string
+		}
+		var rows []row
+		for i, form := range []string{"compact", "spaced"} {
+			w, err := m.NewPKEK(ctx, form, settings)
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta := fmt.Sprintf(`{"iv":null,"wrapped_key":%q,"hmac":%q,"mkek_label":"mkek_0","hmac_label":"hmac_0","key_wrap_mechanism":"CKM_AES_KEY_WRAP_PAD"}`,
+				b64(w.Wrapped), b64(w.HMAC))
+			if form == "spaced" { // json.dumps without separators, as older code wrote
+				meta = fmt.Sprintf(`{"iv": null, "wrapped_key": %q, "hmac": %q, "mkek_label": "mkek_0", "hmac_label": "hmac_0", "key_wrap_mechanism": "CKM_AES_KEY_WRAP_PAD"}`,
+					b64(w.Wrapped), b64(w.HMAC))
+			}
+			s := settings
+			s.Encryption, _ = hsm.Lookup(hsm.EncryptionMechanisms, []string{"CKM_AES_CBC", "CKM_AES_GCM"}[i])
+			payload := "reference secret " + form
+			ct, err := m.Encrypt(ctx, form, w, s, []byte(payload))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows = append(rows, row{meta, fmt.Sprintf(`{"iv":%q,"mechanism":%q}`, b64(ct.IV), s.Encryption.Name),
+				b64(ct.Data), payload})
+		}
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+		const ts = "'2024-05-01 10:00:00'"
+		for i, r := range rows {
+			id, secretID := fmt.Sprintf("ref%d", i), fmt.Sprintf("6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4%d", i)
+			execSQL(t, raw,
+				"INSERT INTO projects (id, created_at, updated_at, deleted, status, external_id) VALUES ('p-"+id+"', "+ts+", "+ts+", 0, 'ACTIVE', 'ext-"+id+"')",
+				"INSERT INTO kek_data (id, created_at, updated_at, deleted, status, plugin_name, kek_label, project_id, active, "+
+					"bind_completed, algorithm, bit_length, mode, plugin_meta) VALUES ('k-"+id+"', "+ts+", "+ts+", 0, 'ACTIVE', '"+
+					p11crypto.ClassPath+"', 'project-ext-"+id+"-key-k', 'p-"+id+"', 1, 1, 'AES', 256, 'CBC', '"+r.meta+"')",
+				"INSERT INTO secrets (id, created_at, updated_at, deleted, status, name, secret_type, project_id, algorithm, "+
+					"bit_length, mode, creator_id) VALUES ('"+secretID+"', "+ts+", "+ts+
+					", 0, 'ACTIVE', 'ref', 'opaque', 'p-"+id+"', 'aes', 256, 'cbc', 'u')",
+				"INSERT INTO encrypted_data (id, created_at, updated_at, deleted, status, content_type, secret_id, kek_id, "+
+					"cypher_text, kek_meta_extended) VALUES ('e-"+id+"', "+ts+", "+ts+", 0, 'ACTIVE', 'text/plain', "+
+					"'"+secretID+"', 'k-"+id+"', '"+r.cypherText+"', '"+r.extended+"')",
+				"INSERT INTO secret_store_metadata (id, created_at, updated_at, deleted, status, `key`, value, secret_id) VALUES "+
+					"('m1-"+id+"', "+ts+", "+ts+", 0, 'ACTIVE', 'plugin_name', 'barbican.plugin.store_crypto.StoreCryptoAdapterPlugin', "+
+					"'"+secretID+"'), ('m2-"+id+"', "+ts+", "+ts+", 0, 'ACTIVE', 'content_type', "+
+					"'text/plain', '"+secretID+"')")
+		}
+		s, _, err := newServer(t, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range rows {
+			req := httptest.NewRequest("GET", fmt.Sprintf("/v1/secrets/6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4%d/payload", i), nil)
+			req.Header.Set("X-Project-Id", fmt.Sprintf("ext-ref%d", i))
+			req.Header.Set("Accept", "text/plain")
+			w := httptest.NewRecorder()
+			s.Handler().ServeHTTP(w, req)
+			if w.Code != http.StatusOK || w.Body.String() != r.payload {
+				t.Errorf("reference row %d: %d %q, want %q", i, w.Code, w.Body, r.payload)
+			}
 		}
 	})
 }
