@@ -60,16 +60,17 @@ func (l *library) initialize() error {
 
 // restart finalises and initialises the library again, which is what brings most vendor clients back after a
 // lost connection; with other Modules on the library it does nothing, since their sessions would go too.
-func (l *library) restart() error {
+// It reports whether it finalised the library.
+func (l *library) restart() (bool, error) {
 	librariesMu.Lock()
 	defer librariesMu.Unlock()
 	if l.refs > 1 {
-		return nil
+		return false, nil
 	}
 	if err := l.ctx.Finalize(); err != nil && !isRV(err, pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED) {
-		return fmt.Errorf("finalising the PKCS#11 library %s: %w", l.path, err)
+		return false, fmt.Errorf("finalising the PKCS#11 library %s: %w", l.path, err)
 	}
-	return l.initialize()
+	return true, l.initialize()
 }
 
 func (l *library) release() error {

@@ -93,7 +93,9 @@ type Module struct {
 	mu   sync.Mutex // guards slot, gen and keys
 	slot uint
 	gen  uint64 // bumped by every re-initialisation; handles of an older generation are gone
-	keys map[masterKeyID]pkcs11.ObjectHandle
+	// finalized is the first generation after the last C_Finalize: sessions of older ones died with it.
+	finalized uint64
+	keys      map[masterKeyID]pkcs11.ObjectHandle
 
 	cache *pkekCache
 }
@@ -174,7 +176,11 @@ func (m *Module) reinitialise(gen uint64) error {
 	m.pool.closeIdle()
 	m.lock()
 	defer m.unlock()
-	if err := m.lib.restart(); err != nil {
+	restarted, err := m.lib.restart()
+	if restarted {
+		m.finalized = m.gen
+	}
+	if err != nil {
 		return err
 	}
 	slot, err := selectSlot(m.lib.ctx, m.cfg)
@@ -194,6 +200,13 @@ func (m *Module) forgetHandles(gen uint64) {
 		clear(m.keys)
 		m.cache.forget()
 	}
+}
+
+// finalizedSince reports whether the library was finalised after generation gen began.
+func (m *Module) finalizedSince(gen uint64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return gen < m.finalized
 }
 
 func (m *Module) generation() uint64 {

@@ -179,15 +179,13 @@ func (p *pool) openSession(gen uint64) (*Session, error) {
 func (p *pool) release(s *Session, broken bool) {
 	p.inUse.Add(-1)
 	defer func() { <-p.permits }()
-	select {
-	case <-p.closed:
-		broken = true
-	default:
-	}
 	if broken || s.gen != p.m.generation() {
-		p.m.lock()
-		_ = p.m.lib.ctx.CloseSession(s.handle)
-		p.m.unlock()
+		// A session from before a C_Finalize is gone already, and its handle number may belong to a new one.
+		if !p.m.finalizedSince(s.gen) {
+			p.m.lock()
+			_ = p.m.lib.ctx.CloseSession(s.handle)
+			p.m.unlock()
+		}
 		p.mu.Lock()
 		p.open--
 		p.mu.Unlock()
@@ -215,9 +213,16 @@ func (p *pool) closeIdle() {
 // closeAll closes the idle sessions, for an Open that fails.
 func (p *pool) closeAll() { p.closeIdle() }
 
-// close stops new acquisitions, wakes the waiters and closes the idle sessions.
+// close stops new acquisitions, wakes the waiters, waits for the sessions in use to come back (the library
+// must not be finalised under a running call) and closes them all.
 func (p *pool) close() {
-	p.once.Do(func() { close(p.closed) })
+	first := false
+	p.once.Do(func() { close(p.closed); first = true })
+	if first {
+		for range p.cap {
+			p.permits <- struct{}{}
+		}
+	}
 	p.closeIdle()
 }
 

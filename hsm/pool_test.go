@@ -254,3 +254,28 @@ func TestPKEKCacheDestroysWhatLeaves(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestCloseWaitsForOperationsInFlight(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	started := make(chan struct{})
+	opErr := make(chan error, 1)
+	go func() {
+		opErr <- f.m.Do(ctx, "in flight", func(s *Session) error {
+			close(started)
+			<-f.m.pool.closed // Close has begun
+			_, err := s.random(16)
+			return err
+		})
+	}()
+	<-started
+	closed := make(chan error, 1)
+	go func() { closed <- f.m.Close() }()
+	if err := <-opErr; err != nil {
+		t.Fatalf("an operation running while Close began: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	f.m = reopen(t, f)
+}
