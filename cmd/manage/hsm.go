@@ -293,18 +293,11 @@ func rewrap(cmd *cobra.Command, cfg config.Config, dryRun bool, workers int) err
 			return fmt.Errorf("the key to rewrap under, %q: %w (generate it first: keymanager manage hsm ensure-keys)", k.Label, err)
 		}
 	}
-	step := 0
 	res, err := p11crypto.Rewrap(ctx, db, plugin, p11crypto.RewrapOptions{
-		DryRun:  dryRun,
-		Workers: min(max(workers, 1), cfg.P11.MaxSessions),
-		Progress: func(done, total int) {
-			// About a hundred lines for a large table, every row for a small one.
-			if done == total || total < 100 || done*100/total != step {
-				step = done * 100 / max(total, 1)
-				fmt.Fprintf(out, "%d/%d\n", done, total)
-			}
-		},
-		Failed: func(id string, err error) { fmt.Fprintf(cmd.ErrOrStderr(), "kek_data %s: %v\n", id, err) },
+		DryRun:   dryRun,
+		Workers:  min(max(workers, 1), cfg.P11.MaxSessions),
+		Progress: progressPrinter(out),
+		Failed:   func(id string, err error) { fmt.Fprintf(cmd.ErrOrStderr(), "kek_data %s: %v\n", id, err) },
 	})
 	if err != nil {
 		return err
@@ -323,4 +316,15 @@ func rewrap(cmd *cobra.Command, cfg config.Config, dryRun bool, workers int) err
 		return fmt.Errorf("%w: %d; run the command again", p11crypto.ErrRewrapIncomplete, res.Remaining)
 	}
 	return nil
+}
+
+// progressPrinter prints done/total lines: about a hundred for a large table, one per row for a small one.
+func progressPrinter(out io.Writer) func(done, total int) {
+	step := 0
+	return func(done, total int) {
+		if done == total || total < 100 || done*100/total != step {
+			step = done * 100 / max(total, 1)
+			fmt.Fprintf(out, "%d/%d\n", done, total)
+		}
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/keymanager-io/keymanager/hsm"
 	"github.com/keymanager-io/keymanager/internal/testbed"
-	"github.com/keymanager-io/keymanager/server"
 	"github.com/keymanager-io/keymanager/server/config"
 )
 
@@ -143,14 +141,7 @@ func withServer(t *testing.T, tok testbed.SoftHSM2Token, dbURL, mkek, hmac strin
 	p.HMACKeyType, p.HMACKeygenMechanism = "CKK_GENERIC_SECRET", "CKM_GENERIC_SECRET_KEY_GEN"
 	p.KeyWrapMechanism, p.KeyWrapGenerateIV = "CKM_AES_KEY_WRAP_PAD", false
 	cfg.SecretStores.Stores = []config.SecretStore{{Suffix: "hsm", SecretStorePlugin: "store_crypto", CryptoPlugin: "p11_crypto", GlobalDefault: true}}
-	s, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f(s.Handler())
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	serveWith(t, cfg, f)
 }
 
 func postSecret(t *testing.T, h http.Handler, project, payload string) string {
