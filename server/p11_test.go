@@ -5,11 +5,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keymanager-io/keymanager/hsm"
 	"github.com/keymanager-io/keymanager/internal/testbed"
@@ -19,7 +21,7 @@ import (
 
 // softHSM2Store makes a fresh SoftHSM2 token holding the master keys mkek_0 and hmac_0 and returns cfg set up
 // for a PKCS#11 store on it, with the settings SoftHSM2 accepts (docs/hsm.md, profile softhsm).
-func softHSM2Store(t *testing.T, cfg config.Config) config.Config {
+func softHSM2Store(t testing.TB, cfg config.Config) config.Config {
 	t.Helper()
 	tok := testbed.NewSoftHSM2Token(t)
 	p := config.DefaultP11()
@@ -49,7 +51,7 @@ func softHSM2Store(t *testing.T, cfg config.Config) config.Config {
 	return cfg
 }
 
-func serve(t *testing.T, h http.Handler, method, path, body string) *httptest.ResponseRecorder {
+func serve(t testing.TB, h http.Handler, method, path, body string) *httptest.ResponseRecorder {
 	t.Helper()
 	r := httptest.NewRequest(method, path, strings.NewReader(body))
 	r.Header.Set("X-Project-Id", "project-a")
@@ -64,7 +66,7 @@ func serve(t *testing.T, h http.Handler, method, path, body string) *httptest.Re
 	return w
 }
 
-func storeSecret(t *testing.T, h http.Handler, payload string) string {
+func storeSecret(t testing.TB, h http.Handler, payload string) string {
 	t.Helper()
 	w := serve(t, h, "POST", "/v1/secrets", `{"name":"s","payload":"`+payload+`","payload_content_type":"text/plain"}`)
 	if w.Code != http.StatusCreated {
@@ -246,4 +248,81 @@ func TestP11ReferenceRowsDecrypt(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestP11BusyIsServiceUnavailable holds the only HSM session: a request that needs one waits
+// --hsm-session-wait, then gets a 503 in Barbican's error shape, and the next one, once it is free, succeeds.
+func TestP11BusyIsServiceUnavailable(t *testing.T) {
+	cfg := softHSM2Store(t, testConfig(t))
+	cfg.P11.MaxSessions, cfg.P11.SessionWait = 1, 20*time.Millisecond
+	s, _, err := newServer(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error)
+	go func() {
+		done <- s.plugins.p11.Module().Do(context.Background(), "hold", func(*hsm.Session) error {
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	w := serve(t, s.Handler(), "POST", "/v1/secrets", `{"payload":"x","payload_content_type":"text/plain"}`)
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), `"code":503`) ||
+		!strings.Contains(w.Body.String(), "the secret store is busy, please retry later") {
+		t.Fatalf("with every HSM session busy: %d %s", w.Code, w.Body)
+	}
+	storeSecret(t, s.Handler(), "y")
+}
+
+// BenchmarkP11SecretThroughTheAPI creates secrets and reads their payloads through the handler with the
+// PKCS#11 store on SoftHSM2 and SQLite (synchronous NORMAL), 4 sessions; "cold" turns the pKEK cache off, so
+// every request verifies and unwraps its project's pKEK in the HSM; "simple_crypto" is the software store, for
+// scale.
+func BenchmarkP11SecretThroughTheAPI(b *testing.B) {
+	for _, name := range []string{"cached", "cold", "simple_crypto"} {
+		b.Run(name, func(b *testing.B) {
+			cfg := testConfig(b)
+			switch name {
+			case "cached", "cold":
+				cfg = softHSM2Store(b, cfg)
+				cfg.P11.MaxSessions = 4
+			}
+			if name == "cold" {
+				cfg.P11.PKEKCacheLimit = 0
+			}
+			s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = s.Close() })
+			h := s.Handler()
+			id := storeSecret(b, h, "warm")
+			b.Run("create", func(b *testing.B) {
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if w := serve(b, h, "POST", "/v1/secrets", `{"payload":"payload","payload_content_type":"text/plain"}`); w.Code != http.StatusCreated {
+							b.Errorf("POST /v1/secrets: %d %s", w.Code, w.Body)
+							return
+						}
+					}
+				})
+			})
+			b.Run("get-payload", func(b *testing.B) {
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if w := serve(b, h, "GET", "/v1/secrets/"+id+"/payload", ""); w.Code != http.StatusOK {
+							b.Errorf("GET payload: %d", w.Code)
+							return
+						}
+					}
+				})
+			})
+		})
+	}
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // testConfig is a server configuration on a fresh SQLite database with a data dir of its own.
-func testConfig(t *testing.T) config.Config {
+func testConfig(t testing.TB) config.Config {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
