@@ -179,3 +179,23 @@ func (s *Session) random(n int) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// checkRandom seeds the token's generator with seed, if any, and checks that 100 random bytes are not all zero.
+func (s *Session) checkRandom(seed []byte) error {
+	if len(seed) > 0 {
+		err := s.call(func(ctx *pkcs11.Ctx, h pkcs11.SessionHandle) error { return ctx.SeedRandom(h, seed) })
+		if err != nil {
+			return fmt.Errorf("seeding the token's random number generator: %w", err)
+		}
+	}
+	b, err := s.random(100)
+	if err != nil {
+		return err
+	}
+	for _, c := range b {
+		if c != 0 {
+			return nil
+		}
+	}
+	return errors.New("the token's random number generator returned 100 zero bytes")
+}

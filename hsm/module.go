@@ -60,6 +60,8 @@ type Config struct {
 	// pkek_cache_limit; 0 selects their defaults, a negative limit disables the cache).
 	PKEKCacheTTL   time.Duration
 	PKEKCacheLimit int
+	// Seed, if set, is passed to C_SeedRandom once the token is open (Barbican's seed_file).
+	Seed []byte
 	// Observe, if set, receives the duration and outcome of every HSM operation, by name (metrics).
 	Observe func(op string, d time.Duration, err error)
 }
@@ -117,8 +119,9 @@ func Open(ctx context.Context, cfg Config) (*Module, error) {
 		_ = lib.release() // the error that stopped Open is the one to report
 		return nil, err
 	}
-	// One session proves the token is there and the PIN is right; it stays in the pool.
-	if err := m.Do(ctx, "open", func(*Session) error { return nil }); err != nil {
+	// One session proves the token is there and the PIN is right (it stays in the pool); the random number
+	// generator is seeded if asked and checked, as Barbican checks it at start.
+	if err := m.Do(ctx, "open", func(s *Session) error { return s.checkRandom(cfg.Seed) }); err != nil {
 		m.pool.closeAll()
 		_ = lib.release() // the error that stopped Open is the one to report
 		return nil, err

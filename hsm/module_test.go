@@ -33,6 +33,7 @@ func TestTokenSelectionPrecedence(t *testing.T) {
 		{"second of the labels", func(c *Config) { c.TokenLabels = []string{"no-such-label", f.tok.Label} }, ""},
 		{"labels win over slot", func(c *Config) { c.TokenLabels, c.SlotID = []string{f.tok.Label}, 999999 }, ""},
 		{"slot", func(c *Config) { c.SlotID = slot }, ""},
+		{"slot, with the generator seeded", func(c *Config) { c.SlotID, c.Seed = slot, []byte("32 bytes of seed for the token..") }, ""},
 		{"unknown labels", func(c *Config) { c.TokenLabels = []string{"nope"} }, "no PKCS#11 token labelled nope"},
 	}
 	for _, tc := range cases {

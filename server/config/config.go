@@ -319,9 +319,6 @@ func (c *Config) applyBarbicanConf(fs *pflag.FlagSet, conf *BarbicanConf) error 
 	setInt("quota-cas", conf.Quotas.CAs)
 	c.KeystoneAuthtoken = conf.KeystoneAuthtoken
 	applyP11Conf(conf.P11, set)
-	if v, ok := conf.P11["plugin_name"]; ok {
-		c.P11.PluginName = v
-	}
 	return errors.Join(errs...)
 }
 

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -46,6 +47,8 @@ type P11 struct {
 	PKEKCacheTTL          time.Duration
 	PKEKCacheLimit        int
 	PluginName            string
+	SeedFile              string
+	SeedLength            int
 
 	// MaxSessions is the hard cap on this process's sessions at the token (--hsm-max-sessions); SessionWait is how
 	// long a request waits for one before a 503 (--hsm-session-wait).
@@ -70,6 +73,7 @@ func DefaultP11() P11 {
 		PKEKLength:            32,
 		PKEKCacheTTL:          900 * time.Second,
 		PKEKCacheLimit:        100,
+		SeedLength:            32,
 		MaxSessions:           8,
 		SessionWait:           5 * time.Second,
 	}
@@ -98,6 +102,9 @@ func (c *P11) AddP11Flags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.PKEKLength, "p11-pkek-length", c.PKEKLength, "length of new project KEKs in bytes")
 	fs.DurationVar(&c.PKEKCacheTTL, "p11-pkek-cache-ttl", c.PKEKCacheTTL, "how long an unwrapped project KEK stays in the HSM for reuse")
 	fs.IntVar(&c.PKEKCacheLimit, "p11-pkek-cache-limit", c.PKEKCacheLimit, "how many unwrapped project KEKs are kept at most")
+	fs.StringVar(&c.PluginName, "p11-plugin-name", c.PluginName, "the store's friendly name in /v1/secret-stores (default: PKCS11 HSM)")
+	fs.StringVar(&c.SeedFile, "p11-seed-file", c.SeedFile, "seed the HSM's random number generator with --p11-seed-length bytes of this file at start")
+	fs.IntVar(&c.SeedLength, "p11-seed-length", c.SeedLength, "bytes read from --p11-seed-file")
 	fs.IntVar(&c.MaxSessions, "hsm-max-sessions", c.MaxSessions, "hard cap on this process's HSM sessions (its share of the HSM's connection limit)")
 	fs.DurationVar(&c.SessionWait, "hsm-session-wait", c.SessionWait, "how long a request waits for a free HSM session before answering 503")
 }
@@ -113,6 +120,7 @@ var p11ConfOptions = map[string]string{
 	"key_wrap_generate_iv": "p11-key-wrap-generate-iv", "aes_gcm_generate_iv": "p11-aes-gcm-generate-iv",
 	"generate_iv": "p11-aes-gcm-generate-iv", "always_set_cka_sensitive": "p11-always-set-cka-sensitive",
 	"os_locking_ok": "p11-os-locking-ok", "pkek_length": "p11-pkek-length", "pkek_cache_limit": "p11-pkek-cache-limit",
+	"plugin_name": "p11-plugin-name", "seed_file": "p11-seed-file", "seed_length": "p11-seed-length",
 }
 
 // applyP11Conf sets the flags of [p11_crypto_plugin] through set; durations are given in seconds there.
@@ -172,10 +180,23 @@ func (c *P11) Module() (hsm.Config, error) {
 	if limit == 0 {
 		limit = -1 // Barbican's 0 keeps nothing; hsm's 0 means its default
 	}
+	var seed []byte
+	if c.SeedFile != "" {
+		f, err := os.Open(c.SeedFile)
+		if err != nil {
+			return hsm.Config{}, fmt.Errorf("--p11-seed-file: %w", err)
+		}
+		defer f.Close()
+		// The bytes themselves, where the reference's .encode() of them crashes (spec §7.4).
+		seed = make([]byte, c.SeedLength)
+		if _, err := io.ReadFull(f, seed); err != nil {
+			return hsm.Config{}, fmt.Errorf("--p11-seed-file: reading %d bytes: %w", c.SeedLength, err)
+		}
+	}
 	return hsm.Config{LibraryPath: c.LibraryPath, TokenSerial: c.TokenSerial, TokenLabels: c.TokenLabels,
 		SlotID: c.SlotID, PIN: c.PIN, ReadOnlySessions: !c.RWSession, OSLockingOK: c.OSLockingOK,
 		MaxSessions: c.MaxSessions, SessionWait: c.SessionWait, PKEKCacheTTL: c.PKEKCacheTTL,
-		PKEKCacheLimit: limit}, nil
+		PKEKCacheLimit: limit, Seed: seed}, nil
 }
 
 // Settings are the hsm key and mechanism settings of this configuration; every name is checked.

@@ -83,6 +83,14 @@ pkek_cache_limit = 7
 	if err != nil || c.P11.MaxSessions != 10 || c.P11.SessionWait != 2*time.Second || c.P11.TokenSerial != "123" {
 		t.Errorf("from the environment: %+v, %v", c.P11, err)
 	}
+	seed := filepath.Join(t.TempDir(), "seed")
+	if err := os.WriteFile(seed, []byte("0123456789abcdef0123456789abcdefEXTRA"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.P11.SeedFile, c.P11.LibraryPath, c.P11.PIN = seed, "/lib.so", "x"
+	if mc, err := c.P11.Module(); err != nil || string(mc.Seed) != "0123456789abcdef0123456789abcdef" {
+		t.Errorf("the seed read from --p11-seed-file: %q, %v", mc.Seed, err)
+	}
 	bad := c.P11
 	bad.EncryptionMechanism = "CKM_DES"
 	if _, err := bad.Settings(); err == nil || !strings.Contains(err.Error(), "--p11-encryption-mechanism") {
