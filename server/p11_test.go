@@ -326,3 +326,72 @@ func BenchmarkP11SecretThroughTheAPI(b *testing.B) {
 		})
 	}
 }
+
+// TestP11BesideSimpleCrypto runs both stores (Barbican's multiple backends): a project that prefers the HSM
+// store gets its secrets there, the others stay on simple_crypto, and both read back.
+func TestP11BesideSimpleCrypto(t *testing.T) {
+	cfg := softHSM2Store(t, testConfig(t))
+	cfg.SecretStores.EnableMultiple = true
+	cfg.SecretStores.Stores = append(cfg.SecretStores.Stores, config.SecretStore{Suffix: "software",
+		SecretStorePlugin: "store_crypto", CryptoPlugin: "simple_crypto"})
+	s, _, err := newServer(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.Handler()
+	w := serve(t, h, "GET", "/v1/secret-stores", "")
+	var list struct {
+		Stores []struct {
+			Name          string `json:"name"`
+			Ref           string `json:"secret_store_ref"`
+			GlobalDefault bool   `json:"global_default"`
+		} `json:"secret_stores"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &list); err != nil || len(list.Stores) != 2 {
+		t.Fatalf("GET /v1/secret-stores: %d %s", w.Code, w.Body)
+	}
+	names := map[string]string{}
+	for _, st := range list.Stores {
+		names[st.Name] = st.Ref[strings.LastIndex(st.Ref, "/")+1:]
+		if st.Name == "PKCS11 HSM" != st.GlobalDefault {
+			t.Errorf("store %s: global default %t", st.Name, st.GlobalDefault)
+		}
+	}
+	if names["PKCS11 HSM"] == "" || names["Software Only Crypto"] == "" {
+		t.Fatalf("stores %v", names)
+	}
+	// project-a (serve's project) prefers the software store; project-b keeps the global default, the HSM.
+	if w := serve(t, h, "POST", "/v1/secret-stores/"+names["Software Only Crypto"]+"/preferred", ""); w.Code != http.StatusNoContent {
+		t.Fatalf("preferring the software store: %d %s", w.Code, w.Body)
+	}
+	soft := storeSecret(t, h, "software secret")
+	r := httptest.NewRequest("POST", "/v1/secrets", strings.NewReader(`{"payload":"hsm secret","payload_content_type":"text/plain"}`))
+	r.Header.Set("X-Project-Id", "project-b")
+	r.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("project-b's secret: %d %s", rec.Code, rec.Body)
+	}
+	raw := rawDB(t, cfg.DatabaseURL())
+	rows, err := raw.Query("SELECT p.external_id, k.plugin_name FROM kek_data k JOIN projects p ON p.id = k.project_id ORDER BY 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var project, plugin string
+		if err := rows.Scan(&project, &plugin); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, project+"="+plugin)
+	}
+	want := []string{"project-a=barbican.plugin.crypto.simple_crypto.SimpleCryptoPlugin", "project-b=" + p11crypto.ClassPath}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("project KEKs %v, want %v", got, want)
+	}
+	if w := serve(t, h, "GET", "/v1/secrets/"+soft+"/payload", ""); w.Body.String() != "software secret" {
+		t.Errorf("the software secret: %d %q", w.Code, w.Body)
+	}
+}
