@@ -199,3 +199,13 @@ func (s *Session) checkRandom(seed []byte) error {
 	}
 	return errors.New("the token's random number generator returned 100 zero bytes")
 }
+
+// Ping checks that a session can be had and the token answers (C_GetSessionInfo).
+func (m *Module) Ping(ctx context.Context) error {
+	return m.Do(ctx, "ping", func(s *Session) error {
+		return s.call(func(ctx *pkcs11.Ctx, h pkcs11.SessionHandle) error {
+			_, err := ctx.GetSessionInfo(h)
+			return err
+		})
+	})
+}

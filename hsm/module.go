@@ -100,6 +100,9 @@ type Module struct {
 	keys      map[masterKeyID]pkcs11.ObjectHandle
 
 	cache *pkekCache
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open loads the library (once per process), selects the token and logs a first session in, so that a wrong
@@ -132,9 +135,13 @@ func Open(ctx context.Context, cfg Config) (*Module, error) {
 // Close closes the pool's sessions (which destroys the session objects such as unwrapped pKEKs) and, when this
 // is the library's last user, calls C_Finalize and unloads it. Callers still waiting for a session get
 // ErrClosed.
+// Closing again does nothing.
 func (m *Module) Close() error {
-	m.pool.close()
-	return m.lib.release()
+	m.closeOnce.Do(func() {
+		m.pool.close()
+		m.closeErr = m.lib.release()
+	})
+	return m.closeErr
 }
 
 // Slot is the slot of the selected token.

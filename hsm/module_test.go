@@ -234,6 +234,15 @@ func TestCloseFinalizes(t *testing.T) {
 	if _, err := raw.GetSlotList(true); !isRV(err, pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED) {
 		t.Errorf("the library after the last Close: %v, want CKR_CRYPTOKI_NOT_INITIALIZED", err)
 	}
+	// A second Close leaves the library, and the next module's use of it, alone.
+	other := reopen(t, f)
+	if err := f.m.Close(); err != nil {
+		t.Fatalf("closing twice: %v", err)
+	}
+	if err := other.Ping(context.Background()); err != nil {
+		t.Errorf("another module after a second Close of the first: %v", err)
+	}
+	_ = other.Close()
 	if err := f.m.Do(context.Background(), "after close", func(*Session) error { return nil }); !errors.Is(err, ErrClosed) {
 		t.Errorf("Do after Close: %v, want ErrClosed", err)
 	}

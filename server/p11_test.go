@@ -269,7 +269,12 @@ func TestP11BusyIsServiceUnavailable(t *testing.T) {
 	}()
 	<-held
 	w := serve(t, s.Handler(), "POST", "/v1/secrets", `{"payload":"x","payload_content_type":"text/plain"}`)
+	// A busy HSM is a working one: readiness stays up.
+	ready := serve(t, s.Handler(), "GET", "/readyz", "")
 	close(release)
+	if ready.Code != http.StatusOK {
+		t.Errorf("readiness with every HSM session busy: %d %s", ready.Code, ready.Body)
+	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -278,6 +283,13 @@ func TestP11BusyIsServiceUnavailable(t *testing.T) {
 		t.Fatalf("with every HSM session busy: %d %s", w.Code, w.Body)
 	}
 	storeSecret(t, s.Handler(), "y")
+	// An HSM that cannot be reached takes the server out of service.
+	if err := s.plugins.p11.Module().Close(); err != nil {
+		t.Fatal(err)
+	}
+	if w := serve(t, s.Handler(), "GET", "/readyz", ""); w.Code != http.StatusServiceUnavailable || w.Body.String() != "secret store PKCS11 HSM unavailable" {
+		t.Errorf("readiness without the HSM: %d %s", w.Code, w.Body)
+	}
 }
 
 // BenchmarkP11SecretThroughTheAPI creates secrets and reads their payloads through the handler with the

@@ -65,6 +65,11 @@ type KEKChecker interface {
 	CheckKEK(ctx context.Context, kek KEK) error
 }
 
+// Pinger is implemented by plugins whose backend can be down (an HSM): readiness asks it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
 var (
 	// ErrKEKUnwrap means that no configured master key unwraps the project
 	// KEK: the server is misconfigured (wrong or missing KEK / master key),

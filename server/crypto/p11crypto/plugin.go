@@ -49,6 +49,7 @@ var (
 	_ crypto.Plugin     = (*Plugin)(nil)
 	_ crypto.Generator  = (*Plugin)(nil)
 	_ crypto.KEKChecker = (*Plugin)(nil)
+	_ crypto.Pinger     = (*Plugin)(nil)
 )
 
 // New returns the plugin over an open module; settings name the master keys new pKEKs go under and the
@@ -180,6 +181,15 @@ func (p *Plugin) CheckKEK(ctx context.Context, kek crypto.KEK) error {
 	if err := p.module.CheckPKEK(ctx, w, p.settings); err != nil {
 		return fmt.Errorf("p11_crypto KEK %s (wrapped by %q, signed by %q): %w", kek.Label, w.MKEKLabel, w.HMACLabel,
 			classify(err))
+	}
+	return nil
+}
+
+// Ping implements crypto.Pinger: the token answers on a session. Every session busy past the wait counts as
+// up: the HSM is evidently serving, and a readiness probe must not take a busy pod out of service.
+func (p *Plugin) Ping(ctx context.Context) error {
+	if err := p.module.Ping(ctx); err != nil && !errors.Is(err, hsm.ErrNoSession) {
+		return err
 	}
 	return nil
 }
