@@ -101,6 +101,7 @@ type Module struct {
 
 	cache *pkekCache
 
+	reinit    sync.Mutex // one re-initialisation (or Close) at a time
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -138,6 +139,8 @@ func Open(ctx context.Context, cfg Config) (*Module, error) {
 // Closing again does nothing.
 func (m *Module) Close() error {
 	m.closeOnce.Do(func() {
+		m.reinit.Lock() // not while a re-initialisation holds the sessions
+		defer m.reinit.Unlock()
 		m.pool.close()
 		m.closeErr = m.lib.release()
 	})
@@ -175,11 +178,19 @@ func (m *Module) unlock() {
 // session, finalises and re-initialises the library when no other Module uses it, selects the token again and
 // forgets every handle. A caller that saw an older generation finds the work done.
 func (m *Module) reinitialise(gen uint64) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.gen != gen {
+	m.reinit.Lock()
+	defer m.reinit.Unlock()
+	if m.generation() != gen {
 		return nil
 	}
+	// The library must not be finalised under a running call: wait for the operations in flight (their
+	// sessions come back; new callers queue) before anything is closed.
+	if !m.pool.drain() {
+		return ErrClosed
+	}
+	defer m.pool.undrain()
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.gen++
 	clear(m.keys)
 	m.cache.forget()

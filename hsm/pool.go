@@ -196,6 +196,26 @@ func (p *pool) release(s *Session, broken bool) {
 	p.mu.Unlock()
 }
 
+// drain takes every permit, waiting for the sessions in use to come back; false if the pool is closed.
+func (p *pool) drain() bool {
+	select {
+	case <-p.closed:
+		return false
+	default:
+	}
+	for range p.cap {
+		p.permits <- struct{}{}
+	}
+	return true
+}
+
+// undrain gives the permits drain took back.
+func (p *pool) undrain() {
+	for range p.cap {
+		<-p.permits
+	}
+}
+
 // closeIdle closes the idle sessions (re-initialisation); busy ones are closed when released.
 func (p *pool) closeIdle() {
 	p.mu.Lock()
@@ -219,7 +239,7 @@ func (p *pool) close() {
 	first := false
 	p.once.Do(func() { close(p.closed); first = true })
 	if first {
-		for range p.cap {
+		for range p.cap { // the sessions in use come back before they are closed
 			p.permits <- struct{}{}
 		}
 	}
@@ -228,7 +248,8 @@ func (p *pool) close() {
 
 // Do runs fn with a logged-in session. When fn fails with a session or token error, the module is
 // re-initialised, and after a stale handle the handles are forgotten; then fn runs once more on a fresh session
-// (Barbican's one retry). fn must therefore be safe to repeat and take handles through the Module's lookups.
+// (Barbican's one retry). fn must therefore be safe to repeat and take handles through the Module's lookups, and
+// must not call Do itself (a re-initialisation waits for every session, the caller's included).
 func (m *Module) Do(ctx context.Context, op string, fn func(*Session) error) error {
 	start := time.Now()
 	err := m.do(ctx, fn)

@@ -279,3 +279,41 @@ func TestCloseWaitsForOperationsInFlight(t *testing.T) {
 	}
 	f.m = reopen(t, f)
 }
+
+// TestReinitialisationWaitsForOperationsInFlight loses the sessions while one operation is still running on
+// another: the re-initialisation that the failed one starts waits for it, so the library is not finalised under
+// a running call, and both end well.
+func TestReinitialisationWaitsForOperationsInFlight(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	running, finish := make(chan struct{}), make(chan struct{})
+	slow := make(chan error, 1)
+	go func() {
+		slow <- f.m.Do(ctx, "slow", func(s *Session) error {
+			if s.gen == 0 {
+				close(running)
+				<-finish
+			}
+			_, err := s.random(16)
+			return err
+		})
+	}()
+	<-running
+	if err := f.m.lib.ctx.CloseAllSessions(f.m.Slot()); err != nil {
+		t.Fatal(err)
+	}
+	failed := make(chan error, 1)
+	go func() {
+		failed <- f.m.Do(ctx, "after the loss", func(s *Session) error { _, err := s.random(16); return err })
+	}()
+	close(finish)
+	if err := <-slow; err != nil {
+		t.Errorf("the operation in flight: %v", err)
+	}
+	if err := <-failed; err != nil {
+		t.Errorf("the operation that met the loss: %v", err)
+	}
+	if g := f.m.generation(); g != 1 {
+		t.Errorf("generation %d, want 1", g)
+	}
+}
