@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -176,9 +177,10 @@ func checkKey(ctx context.Context, m *hsm.Module, kind keyKind, spec hsm.MasterK
 func keyCommand(cfg *config.Config, use, short string, kind keyKind, action keyAction) *cobra.Command {
 	var a aliases
 	cmd := &cobra.Command{
-		Use:   use,
-		Short: short,
-		Args:  cobra.NoArgs,
+		Use:     use,
+		Aliases: []string{strings.ReplaceAll(use, "-", "_")}, // barbican-manage's spelling, e.g. gen_mkek
+		Short:   short,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := prepare(cmd, cfg, &a, kind); err != nil {
 				return err
@@ -244,8 +246,9 @@ func rewrapCommand(cfg *config.Config) *cobra.Command {
 	var dryRun bool
 	var workers int
 	cmd := &cobra.Command{
-		Use:   "rewrap-pkek",
-		Short: "Rewrap every project KEK under the configured MKEK and HMAC labels",
+		Use:     "rewrap-pkek",
+		Aliases: []string{"rewrap_pkek"},
+		Short:   "Rewrap every project KEK under the configured MKEK and HMAC labels",
 		Long: `Rewrap every p11_crypto project KEK that is not under the configured MKEK and HMAC labels: its HMAC is
 verified with the key its row names, it is unwrapped by the MKEK its row names, wrapped and signed with the
 configured keys, the new HMAC is verified, and the row is replaced in a transaction of its own. Secrets are not

@@ -60,7 +60,7 @@ func TestHSMKeyCommands(t *testing.T) {
 		t.Fatalf("ensure-keys again: %v\n%s", err, out)
 	}
 	// barbican-manage's spelling, as a TripleO runbook has it.
-	out, err = run(t, nil, "hsm", "gen-hmac", "--library-path", tok.Module, "--token-labels", tok.Label,
+	out, err = run(t, nil, "hsm", "gen_hmac", "--library-path", tok.Module, "--token-labels", tok.Label,
 		"--passphrase", tok.PIN, "--label", "hmac_9", "--length", "32", "--key-type", "CKK_GENERIC_SECRET",
 		"--mechanism", "CKM_GENERIC_SECRET_KEY_GEN", "--p11-os-locking-ok")
 	if err != nil || !strings.Contains(out, "HMAC key successfully generated: label hmac_9") || !strings.Contains(out, "--passphrase shows the PIN") {

@@ -19,12 +19,14 @@ func simpleCryptoCommand() *cobra.Command {
 	cfg := config.Default()
 	var dryRun bool
 	cmd := &cobra.Command{
-		Use:   "simple-crypto",
-		Short: "simple_crypto master KEK commands",
+		Use:     "simple-crypto",
+		Aliases: []string{"simple_crypto"},
+		Short:   "simple_crypto master KEK commands",
 	}
 	rewrap := &cobra.Command{
-		Use:   "rewrap",
-		Short: "Rewrap every simple_crypto project KEK under the active master KEK",
+		Use:     "rewrap",
+		Aliases: []string{"rewrap_pkek"}, // barbican-manage simple_crypto rewrap_pkek
+		Short:   "Rewrap every simple_crypto project KEK under the active master KEK",
 		Long: `Rewrap every simple_crypto project KEK that the active master KEK (the first of --kek-file, KEYMANAGER_KEK
 or [simple_crypto_plugin] kek) does not wrap yet: it is unwrapped with whichever configured KEK wraps it and wrapped
 again under the active one (barbican-manage simple_crypto rewrap_pkek), each row in a transaction of its own, replaced
