@@ -128,7 +128,7 @@ func (tx *Tx) ListSecrets(q SecretQuery) (page []SecretView, total int, err erro
 	// An unfiltered project list reads its total from the counters in the page's own query, so the usual list
 	// costs one statement; a filtered one counts its matches in a second.
 	counted := !filtered && q.ACLUserID == "" && tx.db.counterReady.Load()
-	cols, pageArgs := readColumns[readShape{tx.Dialect(), q.Consumers, false}], []any{}
+	cols, pageArgs := listColumns[listShape{tx.Dialect(), q.Consumers}], []any{}
 	var totalPtr *int
 	if counted {
 		cols += ", (" + projectSecretTotalSQL + ") AS total"
@@ -136,8 +136,8 @@ func (tx *Tx) ListSecrets(q SecretQuery) (page []SecretView, total int, err erro
 		totalPtr = &total
 	}
 	pageArgs = append(append(pageArgs, args...), limit, offset)
-	page, err = tx.querySecrets(false, "SELECT "+cols+" FROM "+from+" WHERE "+whereSQL+" ORDER BY "+
-		strings.Join(order, ", ")+" LIMIT ? OFFSET ?", pageArgs, q.Consumers, false, totalPtr)
+	page, err = tx.querySecrets("SELECT "+cols+" FROM "+from+" WHERE "+whereSQL+" ORDER BY "+
+		strings.Join(order, ", ")+" LIMIT ? OFFSET ?", pageArgs, q.Consumers, totalPtr)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list secrets: %w", err)
 	}
