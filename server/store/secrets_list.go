@@ -32,7 +32,7 @@ type SecretQuery struct {
 
 	Created, Updated, Expiration []TimeFilter
 
-	Sort          []SortKey // empty = created_at ASC; id ASC is always the final tiebreak
+	Sort          []SortKey // empty = created_at ASC; id is the final tiebreak, in the last key's direction
 	Offset, Limit int       // Limit <= 0 = no limit
 	Consumers     bool      // load consumers for the page (one query for the whole page)
 }
@@ -114,10 +114,16 @@ func (tx *Tx) ListSecrets(q SecretQuery) (page []SecretView, total int, err erro
 		}
 		order = append(order, column+dir)
 	}
+	// The id breaks ties so that pages never overlap; it runs the way the last key runs, so that a sort by
+	// created_at either way reads the list index (project_id, deleted, created_at, id) forwards or backwards
+	// and stops after the page, instead of sorting every secret of the project.
+	tiebreak := "s.id ASC"
 	if len(order) == 0 {
 		order = append(order, "s.created_at ASC")
+	} else if q.Sort[len(q.Sort)-1].Desc {
+		tiebreak = "s.id DESC"
 	}
-	order = append(order, "s.id ASC")
+	order = append(order, tiebreak)
 	limit := q.Limit
 	if limit <= 0 {
 		limit = math.MaxInt32
