@@ -89,10 +89,15 @@ func (p *payloadScan) fill(v *SecretView) {
 }
 
 // querySecrets runs a query selecting secretColumns + summaryColumns and completes the views: ACL users and
-// (when asked) consumers are loaded for the secrets that have them. When total is not nil the query selects one
-// more column, the same integer on every row (a list's total), scanned into it.
-func (tx *Tx) querySecrets(query string, args []any, consumers bool, total *int) ([]SecretView, error) {
-	rows, err := tx.query(query, args...)
+// (when asked) consumers are loaded for the secrets that have them. fixed says the text is one of the closed
+// set of hot-path texts (see Tx.queryFixed). When total is not nil the query selects one more column, the same
+// integer on every row (a list's total), scanned into it.
+func (tx *Tx) querySecrets(fixed bool, query string, args []any, consumers bool, total *int) ([]SecretView, error) {
+	run := tx.query
+	if fixed {
+		run = tx.queryFixed
+	}
+	rows, err := run(query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query secrets: %w", err)
 	}
