@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/keymanager-io/keymanager/server/api"
-	"github.com/keymanager-io/keymanager/server/auth"
 	"github.com/keymanager-io/keymanager/server/config"
 	"github.com/keymanager-io/keymanager/server/orders"
 	"github.com/keymanager-io/keymanager/server/policy"
@@ -44,7 +43,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	warnExposedNoAuth(cfg, log)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the data directory %s: %w", cfg.DataDir, err)
 	}
@@ -83,6 +81,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if err != nil {
 		return nil, err
 	}
+	authn, err := newAuthenticator(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	a, err := api.New(api.Config{
 		HostHref:               cfg.HostHref,
 		MaxSecretBytes:         cfg.MaxSecretBytes,
@@ -95,7 +97,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 			Containers: config.QuotaValue(cfg.Quotas.Containers), Consumers: config.QuotaValue(cfg.Quotas.Consumers),
 			CAs: config.QuotaValue(cfg.Quotas.CAs)},
 	}, api.Deps{
-		DB: db, Secrets: secrets, Policy: enforcer, Auth: auth.NoAuth{AdminRole: cfg.AdminRole},
+		DB: db, Secrets: secrets, Policy: enforcer, Auth: authn,
 		Logger: log, Registry: reg, Now: clock, Orders: pool,
 	})
 	if err != nil {

@@ -1,0 +1,171 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/keymanager-io/keymanager/internal/testbed"
+	"github.com/keymanager-io/keymanager/server/config"
+)
+
+// keystoneServer runs keymanager behind the real test Keystone.
+func keystoneServer(t *testing.T, ks *testbed.Keystone, newDefaults bool) string {
+	t.Helper()
+	cfg := testConfig(t)
+	cfg.Auth.Mode = config.AuthKeystone
+	cfg.Auth.Keystone.AuthURL = ks.URL
+	cfg.Auth.Keystone.Username = testbed.KeystoneServiceUser
+	cfg.Auth.Keystone.ProjectName = testbed.KeystoneServiceProject
+	cfg.Auth.Keystone.Password = testbed.KeystonePassword
+	cfg.EnforceNewDefaults = newDefaults
+	s, logs, err := newServer(t, cfg)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+type call struct {
+	method, path, token, body string
+}
+
+func do(t *testing.T, base string, c call) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(c.method, base+c.path, strings.NewReader(c.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.token != "" {
+		req.Header.Set("X-Auth-Token", c.token)
+	}
+	if c.body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if strings.HasSuffix(c.path, "/payload") {
+		req.Header.Set("Accept", "application/octet-stream")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+// storeSecret stores a secret as token's caller and returns its path.
+func storeSecret(t *testing.T, base, token string) string {
+	t.Helper()
+	status, _, body := do(t, base, call{"POST", "/v1/secrets", token,
+		`{"name":"k","payload":"c2VjcmV0","payload_content_type":"application/octet-stream","payload_content_encoding":"base64"}`})
+	if status != http.StatusCreated {
+		t.Fatalf("storing a secret: %d %s", status, body)
+	}
+	var ref struct {
+		SecretRef string `json:"secret_ref"`
+	}
+	if err := json.Unmarshal(body, &ref); err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(ref.SecretRef, "/v1/")
+	if i < 0 {
+		t.Fatalf("unexpected secret_ref %q", ref.SecretRef)
+	}
+	return ref.SecretRef[i:]
+}
+
+// TestKeystoneLegacyPolicy checks Barbican 15's default (legacy) policy with Keystone's roles, as
+// reference-behaviour.md records it.
+func TestKeystoneLegacyPolicy(t *testing.T) {
+	ks := testbed.StartKeystone(t)
+	base := keystoneServer(t, ks, false)
+	tok := map[string]string{}
+	for _, u := range []string{"km-admin", "km-creator", "km-observer", "km-audit", "km-member", "km-reader"} {
+		tok[u], _ = ks.Token(t, u, "km-a")
+	}
+	tok["km-creator-b"], _ = ks.Token(t, "km-creator-b", "km-b")
+	secret := storeSecret(t, base, tok["km-creator"])
+	byAdmin := storeSecret(t, base, tok["km-admin"])
+
+	status, h, body := do(t, base, call{"GET", "/v1/secrets", "", ""})
+	if status != 401 || h.Get("WWW-Authenticate") != `Keystone uri="`+ks.URL+`"` ||
+		!bytes.Contains(body, []byte(`"title": "Unauthorized"`)) && !bytes.Contains(body, []byte(`"title":"Unauthorized"`)) {
+		t.Fatalf("no token: %d %v %s", status, h, body)
+	}
+	if status, _, _ := do(t, base, call{"GET", "/", "", ""}); status != 300 {
+		t.Fatalf("the version document is public, got %d", status)
+	}
+
+	cases := []struct {
+		user, method, path string
+		want               int
+	}{
+		{"km-member", "GET", "/v1/secrets", 403},
+		{"km-member", "GET", secret, 403},
+		{"km-member", "POST", "/v1/secrets", 403},
+		{"km-reader", "GET", "/v1/secrets", 403},
+		{"km-reader", "GET", secret, 403},
+		{"km-reader", "GET", "/v1/orders", 403},
+		{"km-admin", "GET", secret + "/payload", 200},
+		{"km-creator", "GET", byAdmin, 200},
+		{"km-observer", "GET", secret + "/payload", 200},
+		{"km-observer", "DELETE", secret, 403},
+		{"km-audit", "GET", secret, 200},
+		{"km-audit", "GET", secret + "/payload", 403},
+		{"km-audit", "GET", "/v1/secrets", 403},
+		{"km-creator-b", "GET", secret, 403},
+		{"km-creator-b", "GET", secret + "/payload", 403},
+		{"km-creator-b", "DELETE", secret, 403},
+		{"km-creator", "DELETE", secret, 204},
+	}
+	for _, c := range cases {
+		body := ""
+		if c.method == "POST" {
+			body = `{"name":"x","payload":"eA==","payload_content_type":"application/octet-stream","payload_content_encoding":"base64"}`
+		}
+		status, _, b := do(t, base, call{c.method, c.path, tok[c.user], body})
+		if status != c.want {
+			t.Errorf("%s %s %s: got %d, want %d (%s)", c.user, c.method, c.path, status, c.want, b)
+		}
+	}
+}
+
+// TestKeystoneNewDefaults checks the secure-RBAC rules (--enforce-new-defaults) with Keystone's roles.
+func TestKeystoneNewDefaults(t *testing.T) {
+	ks := testbed.StartKeystone(t)
+	base := keystoneServer(t, ks, true)
+	tok := map[string]string{}
+	for _, u := range []string{"km-admin", "km-member", "km-reader", "km-creator"} {
+		tok[u], _ = ks.Token(t, u, "km-a")
+	}
+	tok["km-member-b"], _ = ks.Token(t, "km-member-b", "km-b")
+	secret := storeSecret(t, base, tok["km-member"])
+	cases := []struct {
+		user, method, path string
+		want               int
+	}{
+		{"km-member", "GET", secret + "/payload", 200},
+		{"km-member", "GET", "/v1/secrets", 200},
+		{"km-admin", "GET", secret + "/payload", 200},
+		{"km-reader", "GET", "/v1/secrets", 403},
+		{"km-reader", "GET", "/v1/quotas", 200},
+		{"km-creator", "GET", "/v1/secrets", 403},
+		{"km-member-b", "GET", secret, 403},
+		{"km-member-b", "GET", secret + "/payload", 403},
+		{"km-admin", "DELETE", secret, 204},
+	}
+	for _, c := range cases {
+		status, _, b := do(t, base, call{c.method, c.path, tok[c.user], ""})
+		if status != c.want {
+			t.Errorf("%s %s %s: got %d, want %d (%s)", c.user, c.method, c.path, status, c.want, b)
+		}
+	}
+}
