@@ -36,6 +36,14 @@ func newAuthenticator(cfg config.Config, log *slog.Logger) (auth.Authenticator, 
 		log.Info("validating tokens with Keystone", slog.String("keystone", k.AuthURL),
 			slog.String("service_user", k.Username), slog.Duration("token_cache_time", k.CacheTime))
 		return ks, nil
+	case config.AuthTokenFile:
+		f, err := auth.NewTokenFile(auth.TokenFileConfig{Path: cfg.Auth.TokenFile, AdminRole: cfg.AdminRole, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		log.Info("authenticating with static tokens", slog.String("token_file", cfg.Auth.TokenFile),
+			slog.Int("tokens", f.Len()))
+		return f, nil
 	}
 	return nil, fmt.Errorf("--auth %q: want noauth, keystone or token-file", cfg.Auth.Mode)
 }
