@@ -2,12 +2,17 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/keymanager/v1/secrets"
 
 	"github.com/keymanager-io/keymanager/internal/testbed"
 	"github.com/keymanager-io/keymanager/server/config"
@@ -167,5 +172,39 @@ func TestKeystoneNewDefaults(t *testing.T) {
 		if status != c.want {
 			t.Errorf("%s %s %s: got %d, want %d (%s)", c.user, c.method, c.path, status, c.want, b)
 		}
+	}
+}
+
+// TestKeystoneGophercloud drives keymanager with gophercloud's key-manager client logged in to Keystone, the
+// way a Go service (e.g. an operator or a CSI driver) reaches Barbican.
+func TestKeystoneGophercloud(t *testing.T) {
+	ks := testbed.StartKeystone(t)
+	base := keystoneServer(t, ks, false)
+	ctx := context.Background()
+	provider, err := openstack.AuthenticatedClient(ctx, gophercloud.AuthOptions{
+		IdentityEndpoint: ks.URL, Username: "km-creator", Password: testbed.KeystonePassword, DomainID: "default",
+		Scope: &gophercloud.AuthScope{ProjectName: "km-a", DomainID: "default"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The endpoint is given rather than read from the catalog, which other tests may point elsewhere.
+	client := &gophercloud.ServiceClient{ProviderClient: provider, Endpoint: base + "/", ResourceBase: base + "/v1/"}
+	created, err := secrets.Create(ctx, client, secrets.CreateOpts{Name: "gophercloud", Payload: "s3cr3t",
+		PayloadContentType: "text/plain", SecretType: secrets.OpaqueSecret}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := created.SecretRef[strings.LastIndex(created.SecretRef, "/")+1:]
+	payload, err := secrets.GetPayload(ctx, client, id, nil).Extract()
+	if err != nil || string(payload) != "s3cr3t" {
+		t.Fatalf("payload %q, %v", payload, err)
+	}
+	if err := secrets.Delete(ctx, client, id).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = secrets.Get(ctx, client, id).Extract()
+	if !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		t.Fatalf("want 404 after delete, got %v", err)
 	}
 }
