@@ -14,6 +14,7 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
+	"golang.org/x/sync/singleflight"
 )
 
 // KeystoneConfig is what validating tokens against Keystone needs: where Keystone is, the service user that
@@ -66,6 +67,8 @@ type Keystone struct {
 	cache    *tokenCache
 	rejected *Error
 	opts     gophercloud.AuthOptions
+
+	inflight singleflight.Group
 
 	mu       sync.Mutex // guards identity until the service user has logged in once
 	identity *gophercloud.ServiceClient
@@ -173,7 +176,7 @@ func (k *Keystone) Authenticate(r *http.Request) (*Context, error) {
 		}
 		return e.caller, nil
 	}
-	caller, expires, err := k.validate(r.Context(), token)
+	caller, expires, err := k.validateShared(r.Context(), key, token)
 	switch {
 	case errors.Is(err, errTokenInvalid):
 		k.cache.put(cacheEntry{key: key, invalid: true, until: now.Add(k.cfg.CacheTime)}, now)
@@ -205,6 +208,24 @@ func minTime(a, b time.Time) time.Time {
 }
 
 var errTokenInvalid = errors.New("keystone: token not valid")
+
+type validation struct {
+	caller  *Context
+	expires time.Time
+}
+
+// validateShared makes concurrent requests with the same uncached token share one call to Keystone: a client
+// that fans out with a fresh token would otherwise cost Keystone one validation per request in flight. The
+// call is detached from the first caller's cancellation (the others still wait for it) and bounded by the
+// Keystone timeout.
+func (k *Keystone) validateShared(ctx context.Context, key tokenKey, token string) (*Context, time.Time, error) {
+	v, err, _ := k.inflight.Do(string(key[:]), func() (any, error) {
+		caller, expires, err := k.validate(context.WithoutCancel(ctx), token)
+		return validation{caller, expires}, err
+	})
+	res, _ := v.(validation)
+	return res.caller, res.expires, err
+}
 
 // tokenBody is the part of Keystone's GET /v3/auth/tokens answer that makes the caller.
 type tokenBody struct {

@@ -223,3 +223,27 @@ func TestTokenCacheBounds(t *testing.T) {
 		t.Fatal("an entry already stale should not be stored")
 	}
 }
+
+// TestKeystoneConcurrentMisses: requests in flight with the same fresh token share one validation.
+func TestKeystoneConcurrentMisses(t *testing.T) {
+	v, ks, proxy, _ := newValidator(t, DefaultTokenCacheTime)
+	token, _ := ks.Token(t, "km-creator", "km-a")
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			_, err := authenticate(v, token)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := proxy.Validations(); n != 1 {
+		t.Fatalf("8 concurrent requests with one token should cost one validation, got %d", n)
+	}
+}
