@@ -124,25 +124,6 @@ conn.close()
 EOF
 }
 
-pid_of() {
-	local pidfile="${DIR}/uwsgi.pid" pid
-	[[ -s "$pidfile" ]] || return 1
-	pid="$(tr -d ' \n' <"$pidfile")"
-	[[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-	printf '%s' "$pid"
-}
-
-# probe prints the status GET /v3 answers with, or nothing while nothing listens.
-probe() {
-	"$PYTHON" - "$URL" <<'EOF' 2>/dev/null || true
-import sys, urllib.error, urllib.request
-try:
-    print(urllib.request.urlopen(sys.argv[1], timeout=5).status)
-except urllib.error.HTTPError as e:
-    print(e.code)
-EOF
-}
-
 # fixtures creates the test projects, users and role assignments (find-or-create, so reruns are cheap) as the
 # bootstrap admin, in one Python process.
 fixtures() {
@@ -216,11 +197,11 @@ EOF
 start_locked() {
 	check
 	configure
-	if pid_of >/dev/null && [[ "$(probe)" == 200 ]] && [[ -f "${DIR}/ready" ]]; then
+	if uwsgi_pid "$DIR" >/dev/null && [[ "$(http_status "$URL")" == 200 ]] && [[ -f "${DIR}/ready" ]]; then
 		printf '%s\n' "$URL"
 		return 0
 	fi
-	stop
+	uwsgi_stop "$DIR" "$STOP_TIMEOUT_S"
 	rm -f "${DIR}/ready"
 	create_database
 	manage db_sync
@@ -258,40 +239,22 @@ EOF
 		die "uwsgi did not start (log: ${DIR}/uwsgi.log)"
 	local code="" i
 	for ((i = 0; i < START_TIMEOUT_S * 10; i++)); do
-		code="$(probe)"
+		code="$(http_status "$URL")"
 		[[ "$code" == 200 ]] && break
-		if [[ -s "${DIR}/uwsgi.pid" ]] && ! pid_of >/dev/null; then
+		if [[ -s "${DIR}/uwsgi.pid" ]] && ! uwsgi_pid "$DIR" >/dev/null; then
 			break
 		fi
 		sleep 0.1
 	done
 	if [[ "$code" != 200 ]]; then
 		tail -n 30 "${DIR}/uwsgi.log" >&2 || true
-		stop || true
+		uwsgi_stop "$DIR" "$STOP_TIMEOUT_S" || true
 		die "GET ${URL} answered '${code:-nothing}', want 200 (log: ${DIR}/uwsgi.log)"
 	fi
 	fixtures
 	touch "${DIR}/ready"
-	ok "Keystone on ${URL} (pid $(pid_of || echo '?'), log ${DIR}/uwsgi.log)"
+	ok "Keystone on ${URL} (pid $(uwsgi_pid "$DIR" || echo '?'), log ${DIR}/uwsgi.log)"
 	printf '%s\n' "$URL"
-}
-
-stop() {
-	local pid i
-	pid="$(pid_of)" || {
-		rm -f "${DIR}/uwsgi.pid"
-		return 0
-	}
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < STOP_TIMEOUT_S * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		warn "uwsgi ${pid} ignored SIGTERM for ${STOP_TIMEOUT_S}s; killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	rm -f "${DIR}/uwsgi.pid"
 }
 
 # locked runs its arguments holding DIR/lock, so that tests starting Keystone at once wait for one start.
@@ -313,7 +276,7 @@ main() {
 		locked start_locked >/dev/null
 		set_endpoint "$1"
 		;;
-	stop) locked stop ;;
+	stop) locked uwsgi_stop "$DIR" "$STOP_TIMEOUT_S" ;;
 	python) exec "$PYTHON" "$@" ;;
 	*) usage ;;
 	esac
