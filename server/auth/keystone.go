@@ -144,6 +144,13 @@ func NewKeystone(cfg KeystoneConfig) (*Keystone, error) {
 			},
 		},
 	}
+	// Keystone takes a domain by id or by name, not both; an id is the more precise.
+	if k.opts.DomainID != "" {
+		k.opts.DomainName = ""
+	}
+	if k.opts.Scope.DomainID != "" {
+		k.opts.Scope.DomainName = ""
+	}
 	if k.opts.Scope.ProjectID != "" {
 		// Keystone refuses a scope naming a project both by id and by domain.
 		k.opts.Scope.DomainName, k.opts.Scope.DomainID = "", ""
@@ -278,6 +285,12 @@ func (k *Keystone) validate(ctx context.Context, token string) (*Context, time.T
 		// After gophercloud has logged the service user in again: Keystone refuses the subject token.
 		return nil, time.Time{}, errTokenInvalid
 	case err != nil:
+		// Not gophercloud's message for an unexpected status: it quotes Keystone's body, and Keystone quotes
+		// the subject token in some of its errors. The token must not reach a log.
+		var unexpected gophercloud.ErrUnexpectedResponseCode
+		if errors.As(err, &unexpected) {
+			return nil, time.Time{}, fmt.Errorf("validating a token: Keystone answered %d", unexpected.Actual)
+		}
 		return nil, time.Time{}, fmt.Errorf("validating a token: %w", err)
 	}
 	t := body.Token

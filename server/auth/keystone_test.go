@@ -1,11 +1,14 @@
 package auth
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -189,14 +192,19 @@ func TestKeystoneUnreachable(t *testing.T) {
 	}
 
 	t.Run("the service user cannot log in", func(t *testing.T) {
+		var logs bytes.Buffer
 		v, err := NewKeystone(KeystoneConfig{AuthURL: ks.URL, Username: testbed.KeystoneServiceUser,
-			Password: "wrong", UserDomainID: "default", ProjectName: testbed.KeystoneServiceProject,
-			ProjectDomainID: "default", CacheTime: DefaultTokenCacheTime})
+			Password: "wrong-password", UserDomainID: "default", ProjectName: testbed.KeystoneServiceProject,
+			ProjectDomainID: "default", CacheTime: DefaultTokenCacheTime, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, err = authenticate(v, cold)
 		wantStatus(t, err, http.StatusServiceUnavailable)
+		if !strings.Contains(logs.String(), "km-service") || strings.Contains(logs.String(), cold) ||
+			strings.Contains(logs.String(), "wrong-password") {
+			t.Fatalf("the log should name the service user, never a token or password:\n%s", logs.String())
+		}
 	})
 }
 

@@ -35,6 +35,10 @@ type Keystone struct {
 	UserDomainName     string
 	ProjectName        string
 	ProjectDomainName  string
+	// UserDomainID and ProjectDomainID come only from [keystone_authtoken] user_domain_id / project_domain_id
+	// (deployments name the default domain either way); when set they replace the domain names.
+	UserDomainID    string
+	ProjectDomainID string
 	// PasswordFile is --keystone-password-file; Password is its content, KEYMANAGER_KEYSTONE_PASSWORD or
 	// [keystone_authtoken] password, in that order. Password never prints.
 	PasswordFile string
@@ -134,6 +138,8 @@ func (c *Config) applyKeystoneAuthtoken(fs *pflag.FlagSet, sec SectionValues, pa
 		}
 	}
 	c.Auth.Keystone.Password = Secret(first("password"))
+	c.Auth.Keystone.UserDomainID = first("user_domain_id")
+	c.Auth.Keystone.ProjectDomainID = first("project_domain_id")
 	return errors.Join(errs...)
 }
 

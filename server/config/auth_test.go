@@ -58,6 +58,20 @@ func TestKeystoneFromBarbicanConf(t *testing.T) {
 	if c.Auth.Keystone.Username != "km" || c.Auth.Keystone.Password != "FromFile" || c.Auth.Keystone.CacheTime != time.Minute {
 		t.Fatalf("the environment and flags should win over the file: %+v", c.Auth.Keystone)
 	}
+	ids := filepath.Join(dir, "barbican.conf")
+	writeConf := "[database]\nconnection = sqlite:///" + filepath.Join(dir, "db") + "\n[keystone_authtoken]\n" +
+		"auth_url = http://keystone:5000/v3\nusername = barbican\npassword = pw\nproject_name = service\n" +
+		"user_domain_id = default\nproject_domain_id = default\n"
+	if err := os.WriteFile(ids, []byte(writeConf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = resolve(t, []string{"--barbican-conf", ids, "--data-dir", dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Auth.Keystone.UserDomainID != "default" || c.Auth.Keystone.ProjectDomainID != "default" {
+		t.Fatalf("the domain ids of the file should be kept: %+v", c.Auth.Keystone)
+	}
 	c, err = resolve(t, []string{"--barbican-conf", conf, "--data-dir", dir, "--auth", "noauth"},
 		map[string]string{"KEYMANAGER_KEYSTONE_PASSWORD": "FromEnv"})
 	if err != nil {
