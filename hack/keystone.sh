@@ -25,6 +25,9 @@
 #   project km-b: km-creator-b (creator), km-member-b (member)
 #   km-system-reader: reader on the system (system scope all)
 #
+# Keystone sends its notifications (messagingv2) to RabbitMQ at KEYSTONE_TRANSPORT_URL (default
+# rabbit://guest:guest@127.0.0.1:5672/, hack/deps/rabbitmq.sh): exchange keystone, topic notifications.
+#
 # Environment: KEYSTONE_PORT (default 35357), KEYSTONE_DIR (default ${KM_CACHE_DIR}/keystone), KEYSTONE_DB_URL
 # (default the test MariaDB's keymanager_keystone database, which the keymanager user may create).
 # The configuration in KEYSTONE_DIR is created mode 0600: it holds the database password.
@@ -41,6 +44,7 @@ DB_URL="${KEYSTONE_DB_URL:-mysql+pymysql://keymanager:keymanager@127.0.0.1:3306/
 # Test-only credentials: this Keystone listens on loopback and holds nothing but fixtures.
 export KEYSTONE_TEST_PASSWORD="${KEYSTONE_TEST_PASSWORD:-keymanager-test}"
 URL="http://127.0.0.1:${PORT}/v3"
+TRANSPORT_URL="${KEYSTONE_TRANSPORT_URL:-rabbit://guest:guest@127.0.0.1:5672/}"
 START_TIMEOUT_S=120
 STOP_TIMEOUT_S=30
 
@@ -96,9 +100,20 @@ key_repository = ${DIR}/credential-keys
 [identity]
 # bcrypt's default 12 rounds cost ~400 ms of CPU per login; tests log in a lot.
 password_hash_rounds = 4
+
+# Keystone's notifications (identity.project.deleted, …) go to RabbitMQ for keymanager's listener.
+[oslo_messaging_notifications]
+driver = messagingv2
+transport_url = ${TRANSPORT_URL}
+# A few tries, not oslo.messaging's endless default: without RabbitMQ, Keystone must still answer.
+retry = 2
 EOF
-		mv -f "${DIR}/keystone.conf.tmp" "${DIR}/keystone.conf"
 	)
+	# A Keystone running with another configuration is restarted by start.
+	if ! cmp -s "${DIR}/keystone.conf.tmp" "${DIR}/keystone.conf"; then
+		rm -f "${DIR}/ready"
+	fi
+	mv -f "${DIR}/keystone.conf.tmp" "${DIR}/keystone.conf"
 }
 
 manage() {

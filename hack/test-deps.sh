@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test-deps.sh provides everything the test suite needs: MariaDB, SoftHSM2, Keystone,
+# test-deps.sh provides everything the test suite needs: MariaDB, SoftHSM2, RabbitMQ, Keystone,
 # the barbican CLI, the reference Barbican and the envtest binaries. It is idempotent, needs no stdin
 # and is what `make test` runs first.
 #
@@ -12,6 +12,7 @@
 #   SOFTHSM2_MODULE         SoftHSM2 PKCS#11 module
 #   KEYMANAGER_TEST_BARBICAN hack/reference-barbican.sh, which runs the reference Barbican
 #   KEYMANAGER_TEST_KEYSTONE hack/keystone.sh, which runs Keystone (started here; tests call `start` again)
+#   KEYMANAGER_TEST_AMQP_URL RabbitMQ, where Keystone publishes its notifications
 set -euo pipefail
 # shellcheck source=hack/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -64,6 +65,14 @@ if bash "${REPO_ROOT}/hack/deps/barbican.sh"; then
 else
 	is_ci && exit 1
 	gaps+=("reference Barbican")
+fi
+
+# Before Keystone, which publishes its notifications to it.
+if bash "${REPO_ROOT}/hack/deps/rabbitmq.sh"; then
+	add_export KEYMANAGER_TEST_AMQP_URL "amqp://guest:guest@127.0.0.1:5672/"
+else
+	is_ci && exit 1
+	gaps+=("RabbitMQ")
 fi
 
 if bash "${REPO_ROOT}/hack/deps/keystone.sh"; then

@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/projects"
 	"github.com/gophercloud/gophercloud/v2/openstack/keymanager/v1/secrets"
 
 	"github.com/keymanager-io/keymanager/internal/testbed"
@@ -207,4 +211,98 @@ func TestKeystoneGophercloud(t *testing.T) {
 	if !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
 		t.Fatalf("want 404 after delete, got %v", err)
 	}
+}
+
+// TestServeDeletesProjectsDeletedInKeystone runs the server with --keystone-notifications-url: a project
+// deleted in the real Keystone loses its secrets, announced through the real RabbitMQ.
+func TestServeDeletesProjectsDeletedInKeystone(t *testing.T) {
+	amqpURL := testbed.AMQPURL(t)
+	ks := testbed.StartKeystone(t)
+	admin := ks.Admin(t)
+	name := fmt.Sprintf("km-serve-%d", time.Now().UnixNano())
+	p, err := projects.Create(context.Background(), admin, projects.CreateOpts{Name: name, DomainID: "default"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t)
+	cfg.Auth.Notifications.URL = config.Secret(amqpURL)
+	cfg.Auth.Notifications.Queue = name
+	s, logs, err := newServer(t, cfg)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.ServeListener(ctx, ln) }()
+	testbed.DeleteQueueAtCleanup(t, amqpURL, name)
+	t.Cleanup(func() {
+		cancel()
+		<-served
+	})
+	base := "http://" + ln.Addr().String()
+	create := func(project string) string {
+		req, _ := http.NewRequest("POST", base+"/v1/secrets", strings.NewReader(`{"name":"n","payload":"x","payload_content_type":"text/plain"}`))
+		req.Header.Set("X-Project-Id", project)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		var ref struct {
+			SecretRef string `json:"secret_ref"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&ref); err != nil || resp.StatusCode != 201 {
+			t.Fatalf("create: %d %v", resp.StatusCode, err)
+		}
+		return ref.SecretRef
+	}
+	status := func(project, ref string) int {
+		req, _ := http.NewRequest("GET", ref, nil)
+		req.Header.Set("X-Project-Id", project)
+		req.Header.Set("Accept", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	doomed, kept := create(p.ID), create("km-serve-other")
+	// The listener binds its queue once the server runs; a deletion announced before that would be lost, so
+	// wait (bounded) until RabbitMQ shows the queue with its consumer.
+	for i := 0; consumers(t, amqpURL, name) == 0; i++ {
+		if i == 300 {
+			t.Fatal("the listener did not start consuming")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := projects.Delete(context.Background(), admin, p.ID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; status(p.ID, doomed) != http.StatusNotFound; i++ {
+		if i == 600 {
+			t.Fatal("the deleted project's secret is still there after 60 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := status("km-serve-other", kept); got != http.StatusOK {
+		t.Fatalf("another project's secret: %d", got)
+	}
+}
+
+// consumers is how many consumers RabbitMQ counts on queue (0 while it does not exist).
+func consumers(t *testing.T, url, queue string) int {
+	t.Helper()
+	// A passive declaration of a missing queue closes the channel: one channel per look.
+	ch := testbed.AMQPChannel(t, url)
+	q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+	if err != nil {
+		return 0
+	}
+	return q.Consumers
 }

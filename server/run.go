@@ -18,6 +18,7 @@ import (
 
 	"github.com/keymanager-io/keymanager/server/api"
 	"github.com/keymanager-io/keymanager/server/config"
+	"github.com/keymanager-io/keymanager/server/keystonelistener"
 	"github.com/keymanager-io/keymanager/server/orders"
 	"github.com/keymanager-io/keymanager/server/policy"
 	"github.com/keymanager-io/keymanager/server/store"
@@ -33,6 +34,8 @@ type Server struct {
 	db      *store.DB
 	handler http.Handler
 	orders  *orders.Pool
+	// listener, when --keystone-notifications-url is set, deletes the resources of projects deleted in Keystone.
+	listener *keystonelistener.Listener
 }
 
 // clock is the one clock of the server: the store, the secret stores and the API all read it.
@@ -103,7 +106,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, log: log, db: db, handler: a.Handler(), orders: pool}, nil
+	srv := &Server{cfg: cfg, log: log, db: db, handler: a.Handler(), orders: pool}
+	if n := cfg.Auth.Notifications; n.URL != "" {
+		if srv.listener, err = keystonelistener.New(keystonelistener.Config{URL: string(n.URL), Exchange: n.Exchange,
+			Topic: n.Topic, Queue: n.Queue, Logger: log}, db); err != nil {
+			return nil, err
+		}
+	}
+	return srv, nil
 }
 
 // OpenDB opens the configured database.
@@ -148,11 +158,14 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.orders.Start()
+	stopListener := s.startListener(ctx)
+	defer stopListener()
 	s.log.Info("serving the Barbican v1 API", slog.String("listen", ln.Addr().String()),
 		slog.String("database", s.db.Dialect()), slog.String("version", Version))
 	select {
 	case err := <-errc:
 		_ = s.orders.Stop(context.Background())
+		stopListener()
 		_ = s.db.Close()
 		return fmt.Errorf("serving HTTP: %w", err)
 	case <-ctx.Done():
@@ -168,6 +181,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	if oerr := s.orders.Stop(shutdownCtx); oerr != nil && !errors.Is(oerr, context.DeadlineExceeded) {
 		err = errors.Join(err, oerr)
 	}
+	stopListener()
 	if cerr := s.db.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("closing the database: %w", cerr))
 	}
@@ -188,4 +202,22 @@ func NewLogger(level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
 	}
 	return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+}
+
+// startListener runs the Keystone notification listener, if configured, and returns what stops it and waits
+// for it (idempotent): it must be done before the database closes.
+func (s *Server) startListener(ctx context.Context) func() {
+	if s.listener == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.listener.Run(ctx, nil)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }

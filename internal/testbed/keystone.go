@@ -16,6 +16,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // EnvKeystone names hack/keystone.sh, which runs the test Keystone.
@@ -173,4 +174,62 @@ func (k *Keystone) SetEndpoint(t testing.TB, url string) {
 	if out, err := runScript(k.Script, "", "endpoint", url); err != nil {
 		t.Fatalf("%s endpoint %s: %v\n%s", k.Script, url, err, bytes.TrimSpace(out))
 	}
+}
+
+// EnvAMQPURL names RabbitMQ, where the test Keystone publishes its notifications.
+const EnvAMQPURL = "KEYMANAGER_TEST_AMQP_URL"
+
+// AMQPURL returns the RabbitMQ URL; a missing RabbitMQ fails the test under CI=true and skips it elsewhere.
+func AMQPURL(t testing.TB) string {
+	t.Helper()
+	v, err := lookup(EnvAMQPURL)
+	Require(t, "RabbitMQ", err)
+	return v
+}
+
+// Admin returns an identity client logged in as the bootstrap admin (project admin).
+func (k *Keystone) Admin(t testing.TB) *gophercloud.ServiceClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	provider, err := openstack.AuthenticatedClient(ctx, gophercloud.AuthOptions{IdentityEndpoint: k.URL,
+		Username: "admin", Password: KeystonePassword, DomainID: "default",
+		Scope: &gophercloud.AuthScope{ProjectName: "admin", DomainID: "default"}})
+	if err != nil {
+		t.Fatalf("logging in to Keystone as admin: %v", err)
+	}
+	c, err := openstack.NewIdentityV3(provider, gophercloud.EndpointOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// AMQPChannel opens a channel on RabbitMQ, closed when the test ends.
+func AMQPChannel(t testing.TB, url string) *amqp.Channel {
+	t.Helper()
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatalf("connecting to RabbitMQ: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatalf("opening a RabbitMQ channel: %v", err)
+	}
+	return ch
+}
+
+// DeleteQueueAtCleanup deletes a test's own queue when the test ends (after the cleanups registered later,
+// such as stopping its consumer).
+func DeleteQueueAtCleanup(t testing.TB, url, queue string) {
+	t.Helper()
+	t.Cleanup(func() {
+		if conn, err := amqp.Dial(url); err == nil {
+			if ch, err := conn.Channel(); err == nil {
+				_, _ = ch.QueueDelete(queue, false, false, false)
+			}
+			_ = conn.Close()
+		}
+	})
 }

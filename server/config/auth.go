@@ -25,6 +25,18 @@ type Auth struct {
 	Keystone Keystone
 	// TokenFile is --token-file, the tokens of --auth token-file.
 	TokenFile string
+	// Notifications is where Keystone's notifications are consumed from (Barbican's keystone-listener); off
+	// without a URL. It works with every --auth mode.
+	Notifications Notifications
+}
+
+// Notifications is the Keystone notification listener: --keystone-notifications-*.
+type Notifications struct {
+	// URL is the AMQP URL; it holds a password, so the environment variable is the place for it.
+	URL      Secret
+	Exchange string
+	Topic    string
+	Queue    string
 }
 
 // Keystone is the Keystone token validation of --auth keystone: keystonemiddleware's [keystone_authtoken].
@@ -66,9 +78,17 @@ func (s Secret) GoString() string { return s.String() }
 // not belong on a command line, so it has no flag (--keystone-password-file names a file instead).
 const EnvKeystonePassword = EnvPrefix + "KEYSTONE_PASSWORD"
 
+// secretValue is a flag value that prints redacted (a URL with a password).
+type secretValue Secret
+
+func (s *secretValue) String() string     { return Secret(*s).String() }
+func (s *secretValue) Set(v string) error { *s = secretValue(v); return nil }
+func (s *secretValue) Type() string       { return "url" }
+
 // defaultAuth is no-auth, with keystonemiddleware's defaults for Keystone.
 func defaultAuth() Auth {
-	return Auth{Mode: AuthNoAuth, Keystone: Keystone{
+	return Auth{Mode: AuthNoAuth, Notifications: Notifications{Exchange: "keystone", Topic: "notifications",
+		Queue: "keymanager.keystone.notifications"}, Keystone: Keystone{
 		UserDomainName: "Default", ProjectDomainName: "Default",
 		CacheTime: 300 * time.Second, CacheSize: 10000, Timeout: 10 * time.Second,
 	}}
@@ -89,6 +109,11 @@ func (c *Config) AddAuthFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&a.Keystone.CacheTime, "keystone-token-cache-time", a.Keystone.CacheTime, "how long a validated token is trusted without asking Keystone again (never past its expiry; 0 disables the cache)")
 	fs.IntVar(&a.Keystone.CacheSize, "keystone-token-cache-size", a.Keystone.CacheSize, "most tokens held in the validated-token cache")
 	fs.DurationVar(&a.Keystone.Timeout, "keystone-timeout", a.Keystone.Timeout, "bound on one call to Keystone; past it the request is answered 503")
+	fs.Var((*secretValue)(&a.Notifications.URL), "keystone-notifications-url", "RabbitMQ URL (amqp://user:pass@host:5672/) of Keystone's notifications: "+
+		"when set, a project deleted in Keystone has its secrets, containers and orders deleted (Barbican's keystone-listener); prefer KEYMANAGER_KEYSTONE_NOTIFICATIONS_URL")
+	fs.StringVar(&a.Notifications.Exchange, "keystone-notifications-exchange", a.Notifications.Exchange, "Keystone's control exchange")
+	fs.StringVar(&a.Notifications.Topic, "keystone-notifications-topic", a.Notifications.Topic, "Keystone's notification topic (messages arrive as <topic>.info)")
+	fs.StringVar(&a.Notifications.Queue, "keystone-notifications-queue", a.Notifications.Queue, "durable queue of keymanager's servers, bound to the exchange")
 	fs.StringVar(&a.TokenFile, "token-file", a.TokenFile, "with --auth token-file: the file of tokens (see docs/keystone.md), re-read when it changes")
 }
 
