@@ -66,7 +66,7 @@ func serve(t testing.TB, h http.Handler, method, path, body string) *httptest.Re
 	return w
 }
 
-func storeSecret(t testing.TB, h http.Handler, payload string) string {
+func storeP11Secret(t testing.TB, h http.Handler, payload string) string {
 	t.Helper()
 	w := serve(t, h, "POST", "/v1/secrets", `{"name":"s","payload":"`+payload+`","payload_content_type":"text/plain"}`)
 	if w.Code != http.StatusCreated {
@@ -104,7 +104,7 @@ func TestP11StoreThroughTheAPI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			id := storeSecret(t, s.Handler(), "secret under "+mech)
+			id := storeP11Secret(t, s.Handler(), "secret under "+mech)
 			ids[mech] = id
 			if w := serve(t, s.Handler(), "GET", "/v1/secrets/"+id+"/payload", ""); w.Code != 200 || w.Body.String() != "secret under "+mech {
 				t.Fatalf("payload: %d %q", w.Code, w.Body)
@@ -282,7 +282,7 @@ func TestP11BusyIsServiceUnavailable(t *testing.T) {
 		!strings.Contains(w.Body.String(), "the secret store is busy, please retry later") {
 		t.Fatalf("with every HSM session busy: %d %s", w.Code, w.Body)
 	}
-	storeSecret(t, s.Handler(), "y")
+	storeP11Secret(t, s.Handler(), "y")
 	// An HSM that cannot be reached takes the server out of service.
 	if err := s.plugins.p11.Module().Close(); err != nil {
 		t.Fatal(err)
@@ -314,7 +314,7 @@ func BenchmarkP11SecretThroughTheAPI(b *testing.B) {
 			}
 			b.Cleanup(func() { _ = s.Close() })
 			h := s.Handler()
-			id := storeSecret(b, h, "warm")
+			id := storeP11Secret(b, h, "warm")
 			b.Run("create", func(b *testing.B) {
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
@@ -376,7 +376,7 @@ func TestP11BesideSimpleCrypto(t *testing.T) {
 	if w := serve(t, h, "POST", "/v1/secret-stores/"+names["Software Only Crypto"]+"/preferred", ""); w.Code != http.StatusNoContent {
 		t.Fatalf("preferring the software store: %d %s", w.Code, w.Body)
 	}
-	soft := storeSecret(t, h, "software secret")
+	soft := storeP11Secret(t, h, "software secret")
 	r := httptest.NewRequest("POST", "/v1/secrets", strings.NewReader(`{"payload":"hsm secret","payload_content_type":"text/plain"}`))
 	r.Header.Set("X-Project-Id", "project-b")
 	r.Header.Set("Content-Type", "application/json")
