@@ -81,13 +81,14 @@ with urllib.request.urlopen(sys.argv[1] + "/healthcheck", timeout=2) as r:
 PY
 }
 
+# start_server starts the server on a free port; its arguments are added to serve's.
 start_server() {
 	local port i
 	port="$(free_port)"
 	ENDPOINT="http://127.0.0.1:${port}"
 	mkdir -p "${WORK}/data"
 	log "starting ${KEYMANAGER_BIN} serve on 127.0.0.1:${port}"
-	"$KEYMANAGER_BIN" serve --listen "127.0.0.1:${port}" --data-dir "${WORK}/data" \
+	"$KEYMANAGER_BIN" serve --listen "127.0.0.1:${port}" --data-dir "${WORK}/data" "$@" \
 		</dev/null >"${WORK}/server.log" 2>&1 &
 	SERVER_PID=$!
 	for ((i = 0; i < 150; i++)); do
@@ -414,6 +415,43 @@ print("    timing: POST /v1/secrets over HTTP, 20 runs: median %.1f ms, max %.1f
 PY
 }
 
+# check_hsm_store runs the secret checks again on the PKCS#11 store: a fresh SoftHSM2 token whose master keys
+# `manage hsm ensure-keys` makes, and the server restarted on a new database with p11_crypto as its store.
+check_hsm_store() {
+	local lib="${SOFTHSM2_MODULE:-/usr/lib/softhsm/libsofthsm2.so}" out secret_href
+	if [[ ! -f "$lib" ]] || ! have softhsm2-util; then
+		missing "SoftHSM2" "install softhsm2 (hack/test-deps.sh)" || return 0
+	fi
+	log "the PKCS#11 store on a fresh SoftHSM2 token"
+	kill "$SERVER_PID" && wait "$SERVER_PID" || true
+	rm -rf "${WORK}/data" "${WORK}/got.bin"
+	mkdir -p "${WORK}/tokens"
+	printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "${WORK}/tokens" >"${WORK}/softhsm2.conf"
+	export SOFTHSM2_CONF="${WORK}/softhsm2.conf" KEYMANAGER_P11_PIN="e2e-pin-$$"
+	softhsm2-util --init-token --free --label e2e --pin "$KEYMANAGER_P11_PIN" --so-pin "e2e-so-$$" >/dev/null
+	local p11=(--p11-library-path "$lib" --p11-token-labels e2e --p11-os-locking-ok
+		--p11-mkek-label mkek_0 --p11-hmac-label hmac_0 --p11-hmac-key-type CKK_GENERIC_SECRET
+		--p11-hmac-keygen-mechanism CKM_GENERIC_SECRET_KEY_GEN --p11-key-wrap-mechanism CKM_AES_KEY_WRAP_PAD
+		--p11-key-wrap-generate-iv=false)
+	"$KEYMANAGER_BIN" manage hsm ensure-keys "${p11[@]}" >"${WORK}/keys.log"
+	expect_eq "master keys generated" "$(grep -c 'successfully generated' "${WORK}/keys.log")" "2"
+	start_server --secret-store name=hsm,plugin=p11_crypto,global_default "${p11[@]}" --p11-encryption-mechanism CKM_AES_GCM
+	check_text_secret
+	check_binary_secret
+	out="$(wait_order "$PROJECT_A" "$(bcli "$PROJECT_A" secret order create key --name e2e-hsm-key --algorithm aes \
+		--bit-length 256 --mode cbc --payload-content-type application/octet-stream -f value -c 'Order href')")"
+	expect_eq "HSM key order status" "$(field Status <<<"$out")" "ACTIVE"
+	secret_href="$(field 'Secret href' <<<"$out")"
+	bcli "$PROJECT_A" secret get --payload_content_type application/octet-stream \
+		--file "${WORK}/hsm-ordered.bin" "$secret_href" >/dev/null
+	expect_eq "HSM-generated key's payload length" "$(wc -c <"${WORK}/hsm-ordered.bin")" "32"
+	# p11_crypto generates no key pairs: the order fails as the reference's does.
+	out="$(wait_order "$PROJECT_A" "$(bcli "$PROJECT_A" secret order create asymmetric --name e2e-hsm-pair \
+		--algorithm rsa --bit-length 2048 -f value -c 'Order href')")"
+	expect_eq "HSM key pair order status" "$(field Status <<<"$out")" "ERROR"
+	expect_eq "HSM key pair order error code" "$(field 'Error code' <<<"$out")" "500"
+}
+
 main() {
 	if ! have barbican; then
 		missing "barbican CLI" "install python3-barbicanclient (hack/test-deps.sh)" || exit 0
@@ -432,6 +470,7 @@ main() {
 	check_delete
 	check_orders
 	time_store_http
+	check_hsm_store
 	log "e2e-cli: all checks passed"
 }
 

@@ -7,9 +7,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/keymanager-io/keymanager/server/config"
 	"github.com/keymanager-io/keymanager/server/crypto"
+	"github.com/keymanager-io/keymanager/server/crypto/p11crypto"
 	"github.com/keymanager-io/keymanager/server/crypto/simplecrypto"
 	"github.com/keymanager-io/keymanager/server/store"
 )
@@ -25,9 +27,6 @@ const (
 // (base64 of "thirty_two_byte_keyblahblahblahh"): published, so it is no secret, but data may be under it.
 const barbicanDefaultKEK = "dGhpcnR5X3R3b19ieXRlX2tleWJsYWhibGFoYmxhaGg="
 
-// p11ClassPath is the kek_data.plugin_name of Barbican's PKCS#11 crypto plugin.
-const p11ClassPath = "barbican.plugin.crypto.p11_crypto.P11CryptoPlugin"
-
 // refuseUnconfiguredPlugins refuses a database with live project KEKs of a crypto plugin this server does not
 // have. Serving it would answer 500 for every secret under them and — worse — silently put the next secret of
 // such a project under another plugin.
@@ -39,9 +38,17 @@ func refuseUnconfiguredPlugins(census []store.PluginKEKs, configured map[string]
 		}
 		what, fix := "a crypto plugin keymanager does not implement",
 			"keep serving this database with Barbican, or move its secrets to simple_crypto there first"
-		if c.PluginName == p11ClassPath {
+		switch c.PluginName {
+		case p11crypto.ClassPath:
 			what, fix = "PKCS#11, an HSM",
-				"keymanager's PKCS#11 store comes in a later release; until then keep serving this database with Barbican"
+				"Configure the PKCS#11 store: --secret-store name=hsm,plugin=p11_crypto (with global_default if it was "+
+					"Barbican's) and the HSM's --p11-library-path, token selector, PIN (KEYMANAGER_P11_PIN or "+
+					"--p11-login-pin-file) and --p11-mkek-label/--p11-hmac-label, or --barbican-conf with its "+
+					"[p11_crypto_plugin] section"
+		case simplecrypto.ClassPath:
+			what, fix = "simple_crypto, a software KEK",
+				"Configure a simple_crypto store beside the others: --secret-store name=software,plugin=simple_crypto, "+
+					"with the KEK that wrapped them"
 		}
 		errs = append(errs, fmt.Errorf("the database holds %d project KEKs of %s (%s) in %d projects, and this "+
 			"server has no such crypto plugin configured: their secrets could not be decrypted, and new secrets "+
@@ -120,7 +127,7 @@ func checkKEKs(ctx context.Context, db *store.DB, plugin crypto.Plugin, log *slo
 	if err != nil {
 		return fmt.Errorf("checking the configured KEKs: %w", err)
 	}
-	var failed []string
+	var failed, causes []string
 	for i := range sample {
 		row := &sample[i]
 		kek := crypto.KEK{ID: row.ID, BindCompleted: row.BindCompleted}
@@ -135,7 +142,14 @@ func checkKEKs(ctx context.Context, db *store.DB, plugin crypto.Plugin, log *slo
 				return fmt.Errorf("checking project KEK %s: %w", row.ID, err)
 			}
 			failed = append(failed, row.ID)
+			causes = append(causes, err.Error())
 		}
+	}
+	if len(failed) > 0 && plugin.ClassPath() == p11crypto.ClassPath {
+		return fmt.Errorf("the HSM does not unwrap %d of %d sampled p11_crypto project KEKs (kek_data ids %s): %s. "+
+			"Check the token selection and --p11-hmac-key-type / --p11-hmac-mechanism (the row's labels choose the "+
+			"keys, these settings how they are used). Refusing to start",
+			len(failed), len(sample), strings.Join(failed, ", "), strings.Join(causes, "; "))
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("the configured %s KEKs do not unwrap %d of %d sampled project KEKs (kek_data ids %s): "+
@@ -150,25 +164,73 @@ func checkKEKs(ctx context.Context, db *store.DB, plugin crypto.Plugin, log *slo
 	return nil
 }
 
-// cryptoPlugins builds the crypto plugins after checking that they fit the data already in the database.
-func cryptoPlugins(ctx context.Context, cfg config.Config, db *store.DB, log *slog.Logger) (*simplecrypto.Plugin, error) {
+// plugins are the crypto plugins of the configured secret stores; p11 is nil without a p11_crypto store and
+// simple nil when no store uses simple_crypto.
+type plugins struct {
+	simple *simplecrypto.Plugin
+	p11    *p11crypto.Plugin
+}
+
+// Close releases the HSM (C_Finalize), if one was opened.
+func (p *plugins) Close() error {
+	if p == nil || p.p11 == nil {
+		return nil
+	}
+	return p.p11.Module().Close()
+}
+
+// usesSimpleCrypto reports whether the configuration has a simple_crypto store (no store configured means one).
+func usesSimpleCrypto(cfg config.Config) bool {
+	if len(cfg.SecretStores.Stores) == 0 {
+		return true
+	}
+	for _, s := range cfg.SecretStores.Stores {
+		if s.CryptoPlugin == "simple_crypto" {
+			return true
+		}
+	}
+	return false
+}
+
+// cryptoPlugins builds the crypto plugins of the configured stores after checking that they fit the data already
+// in the database: every plugin with live project KEKs is configured, and its master keys unwrap them. hsmObserve
+// receives the latency of HSM operations (nil for none).
+func cryptoPlugins(ctx context.Context, cfg config.Config, db *store.DB, log *slog.Logger,
+	hsmObserve func(string, time.Duration, error)) (_ *plugins, err error) {
 	census, err := db.KEKCensus(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("checking the project KEKs: %w", err)
 	}
-	if err := refuseUnconfiguredPlugins(census, map[string]bool{simplecrypto.ClassPath: true}); err != nil {
+	configured := map[string]bool{simplecrypto.ClassPath: usesSimpleCrypto(cfg), p11crypto.ClassPath: wantsP11(cfg)}
+	if err := refuseUnconfiguredPlugins(census, configured); err != nil {
 		return nil, err
+	}
+	out := &plugins{}
+	defer func() {
+		if err != nil {
+			_ = out.Close()
+		}
+	}()
+	if configured[p11crypto.ClassPath] {
+		if out.p11, err = newP11Plugin(ctx, cfg, db, log, hsmObserve); err != nil {
+			return nil, err
+		}
+		if err := checkKEKs(ctx, db, out.p11, log); err != nil {
+			return nil, err
+		}
+	}
+	if !configured[simplecrypto.ClassPath] {
+		return out, nil
 	}
 	keks, err := loadKEKs(cfg, log, db, censusOf(census, simplecrypto.ClassPath))
 	if err != nil {
 		return nil, err
 	}
-	plugin, err := simplecrypto.New(keks, simplecrypto.Options{})
-	if err != nil {
+	if out.simple, err = simplecrypto.New(keks, simplecrypto.Options{}); err != nil {
 		return nil, fmt.Errorf("configuring simple_crypto: %w", err)
 	}
-	if err := checkKEKs(ctx, db, plugin, log); err != nil {
+	if err := checkKEKs(ctx, db, out.simple, log); err != nil {
 		return nil, err
 	}
-	return plugin, nil
+	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/keymanager-io/keymanager/server/crypto"
+	"github.com/keymanager-io/keymanager/server/crypto/p11crypto"
 	"github.com/keymanager-io/keymanager/server/crypto/simplecrypto"
 )
 
@@ -103,8 +104,8 @@ func TestRefusesProjectKEKsOfAnotherPlugin(t *testing.T) {
 		keymanagerDatabase(t, dbURL)
 		raw := rawDB(t, dbURL)
 		meta := `{"iv": "aXY=", "hmac": "aG1hYw==", "wrapped_key": "d2s=", "mkek_label": "barbican_mkek_10", "hmac_label": "barbican_hmac_10"}`
-		insertKEK(t, raw, "hsm-1", p11ClassPath, "2024-05-01 00:00:00", meta, false)
-		insertKEK(t, raw, "hsm-2", p11ClassPath, "2024-05-02 00:00:00", meta, false)
+		insertKEK(t, raw, "hsm-1", p11crypto.ClassPath, "2024-05-01 00:00:00", meta, false)
+		insertKEK(t, raw, "hsm-2", p11crypto.ClassPath, "2024-05-02 00:00:00", meta, false)
 		// A project deleted long ago, under a plugin nobody runs any more: no live data, no refusal.
 		insertKEK(t, raw, "gone", "example.retired.CryptoPlugin", "2020-01-01 00:00:00", "x", true)
 		cfg := testConfig(t)
@@ -112,15 +113,15 @@ func TestRefusesProjectKEKsOfAnotherPlugin(t *testing.T) {
 		_, _, err := newServer(t, cfg)
 		want := "the database holds 2 project KEKs of barbican.plugin.crypto.p11_crypto.P11CryptoPlugin (PKCS#11, " +
 			"an HSM) in 2 projects, and this server has no such crypto plugin configured: their secrets could not be " +
-			"decrypted, and new secrets of those projects would go under another plugin. keymanager's PKCS#11 store " +
-			"comes in a later release; until then keep serving this database with Barbican. Refusing to start"
-		if err == nil || err.Error() != want {
+			"decrypted, and new secrets of those projects would go under another plugin. Configure the PKCS#11 store: " +
+			"--secret-store name=hsm,plugin=p11_crypto"
+		if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.HasSuffix(err.Error(), "Refusing to start") {
 			t.Fatalf("got %v\nwant %s", err, want)
 		}
 		if _, err := os.Stat(cfg.KEKPath()); !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("the refused start must not generate a KEK (stat: %v)", err)
 		}
-		execSQL(t, raw, "UPDATE kek_data SET deleted = 1 WHERE plugin_name = '"+p11ClassPath+"'")
+		execSQL(t, raw, "UPDATE kek_data SET deleted = 1 WHERE plugin_name = '"+p11crypto.ClassPath+"'")
 		if _, _, err := newServer(t, cfg); err != nil {
 			t.Fatalf("soft-deleted project KEKs of another plugin should not stop the server: %v", err)
 		}

@@ -34,6 +34,7 @@ type Server struct {
 	db      *store.DB
 	handler http.Handler
 	orders  *orders.Pool
+	plugins *plugins
 	// listener, when --keystone-notifications-url is set, deletes the resources of projects deleted in Keystone.
 	listener *keystonelistener.Listener
 }
@@ -61,11 +62,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if err := prepareSchema(ctx, cfg, db, log); err != nil {
 		return nil, err
 	}
-	plugin, err := cryptoPlugins(ctx, cfg, db, log)
+	hsmMetrics := newHSMMetrics()
+	plugins, err := cryptoPlugins(ctx, cfg, db, log, hsmMetrics.observe)
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := newSecretStores(cfg, db, plugin)
+	defer func() {
+		if err != nil {
+			_ = plugins.Close()
+		}
+	}()
+	secrets, err := newSecretStores(cfg, db, plugins)
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +87,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if plugins.p11 != nil {
+		if err := hsmMetrics.register(reg, plugins.p11.Module()); err != nil {
+			return nil, err
+		}
+	}
 	pool, err := orders.New(db, secrets, orders.Options{Workers: cfg.OrderWorkers, Logger: log, Registry: reg, Now: clock})
 	if err != nil {
 		return nil, err
@@ -106,7 +118,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if err != nil {
 		return nil, err
 	}
-	srv := &Server{cfg: cfg, log: log, db: db, handler: a.Handler(), orders: pool}
+	srv := &Server{cfg: cfg, log: log, db: db, handler: a.Handler(), orders: pool, plugins: plugins}
 	if n := cfg.Auth.Notifications; n.URL != "" {
 		if srv.listener, err = keystonelistener.New(keystonelistener.Config{URL: string(n.URL), Exchange: n.Exchange,
 			Topic: n.Topic, Queue: n.Queue, Logger: log}, db); err != nil {
@@ -128,6 +140,12 @@ func OpenDB(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.DB
 		return nil, fmt.Errorf("opening the database: %w", err)
 	}
 	return db, nil
+}
+
+// Close releases what New opened (the database and the HSM) for a Server that is not served; Serve closes them
+// itself when it returns.
+func (s *Server) Close() error {
+	return errors.Join(s.db.Close(), s.plugins.Close())
 }
 
 // Handler is the server's HTTP handler (for tests and embedding).
@@ -167,6 +185,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 		_ = s.orders.Stop(context.Background())
 		stopListener()
 		_ = s.db.Close()
+		_ = s.plugins.Close()
 		return fmt.Errorf("serving HTTP: %w", err)
 	case <-ctx.Done():
 	}
@@ -184,6 +203,10 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	stopListener()
 	if cerr := s.db.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("closing the database: %w", cerr))
+	}
+	// After the requests and orders: C_Finalize ends every HSM session.
+	if cerr := s.plugins.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("closing the HSM: %w", cerr))
 	}
 	if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) {
 		err = errors.Join(err, e)

@@ -7,7 +7,8 @@ import (
 	"log/slog"
 
 	"github.com/keymanager-io/keymanager/server/config"
-	"github.com/keymanager-io/keymanager/server/crypto/simplecrypto"
+	"github.com/keymanager-io/keymanager/server/crypto"
+	"github.com/keymanager-io/keymanager/server/crypto/p11crypto"
 	"github.com/keymanager-io/keymanager/server/crypto/storecrypto"
 	"github.com/keymanager-io/keymanager/server/store"
 )
@@ -16,11 +17,11 @@ import (
 // sections of --barbican-conf): store_crypto over the simple_crypto plugin is the one this build has, so a store
 // of any other plugin is refused by name rather than served by another. Without stores configured there is one,
 // simple_crypto. The global default comes first.
-func newSecretStores(cfg config.Config, db *store.DB, simple *simplecrypto.Plugin) (*storecrypto.Store, error) {
+func newSecretStores(cfg config.Config, db *store.DB, plugins *plugins) (*storecrypto.Store, error) {
 	opts := storecrypto.Options{MultipleBackends: cfg.SecretStores.EnableMultiple, Now: clock}
 	configured := cfg.SecretStores.Stores
 	if len(configured) == 0 {
-		opts.Backends = []storecrypto.Backend{{Plugin: simple}}
+		opts.Backends = []storecrypto.Backend{{Plugin: plugins.simple}}
 		return storecrypto.New(db, opts)
 	}
 	defaults := 0
@@ -38,12 +39,17 @@ func newSecretStores(cfg config.Config, db *store.DB, simple *simplecrypto.Plugi
 			return nil, fmt.Errorf("secret store %q uses the secret store plugin %q, which keymanager does not "+
 				"implement: only store_crypto (with simple_crypto) is available", s.Suffix, s.SecretStorePlugin)
 		}
-		if s.CryptoPlugin != simple.EntryPoint() {
-			return nil, fmt.Errorf("secret store %q uses the crypto plugin %q, which this build does not have: "+
-				"only simple_crypto is available (the PKCS#11 store, p11_crypto, comes with the HSM support)",
-				s.Suffix, s.CryptoPlugin)
+		var plugin crypto.Plugin
+		switch {
+		case s.CryptoPlugin == "simple_crypto" && plugins.simple != nil:
+			plugin = plugins.simple
+		case s.CryptoPlugin == p11crypto.EntryPoint && plugins.p11 != nil:
+			plugin = plugins.p11
+		default:
+			return nil, fmt.Errorf("secret store %q uses the crypto plugin %q, which keymanager does not have: "+
+				"simple_crypto and p11_crypto are available", s.Suffix, s.CryptoPlugin)
 		}
-		b := storecrypto.Backend{Plugin: simple}
+		b := storecrypto.Backend{Plugin: plugin}
 		if s.GlobalDefault {
 			opts.Backends = append([]storecrypto.Backend{b}, opts.Backends...)
 		} else {
@@ -92,11 +98,12 @@ func SyncSecretStores(ctx context.Context, cfg config.Config, log *slog.Logger) 
 		return nil, err
 	}
 	defer db.Close()
-	plugin, err := cryptoPlugins(ctx, cfg, db, log)
+	plugins, err := cryptoPlugins(ctx, cfg, db, log, nil)
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := newSecretStores(cfg, db, plugin)
+	defer plugins.Close()
+	secrets, err := newSecretStores(cfg, db, plugins)
 	if err != nil {
 		return nil, err
 	}

@@ -35,9 +35,12 @@ func TestSecretStoresAtStart(t *testing.T) {
 		stores config.SecretStores
 		want   string
 	}{
-		"a PKCS#11 store is refused until this build has one": {
+		"a PKCS#11 store without a library says which flag it needs": {
 			stores: config.SecretStores{Stores: []config.SecretStore{{Suffix: "hsm", SecretStorePlugin: "store_crypto", CryptoPlugin: "p11_crypto", GlobalDefault: true}}},
-			want:   `secret store "hsm" uses the crypto plugin "p11_crypto", which this build does not have`},
+			want:   `no PKCS#11 library: give --p11-library-path`},
+		"an unknown crypto plugin is refused by name": {
+			stores: config.SecretStores{Stores: []config.SecretStore{{Suffix: "x", SecretStorePlugin: "store_crypto", CryptoPlugin: "kmip", GlobalDefault: true}}},
+			want:   `secret store "x" uses the crypto plugin "kmip", which keymanager does not have`},
 		"another store plugin is refused by name": {
 			stores: config.SecretStores{Stores: []config.SecretStore{{Suffix: "vault", SecretStorePlugin: "vault_plugin", GlobalDefault: true}}},
 			want:   `secret store "vault" uses the secret store plugin "vault_plugin", which keymanager does not implement`},

@@ -15,7 +15,7 @@ import (
 )
 
 // testConfig is a server configuration on a fresh SQLite database with a data dir of its own.
-func testConfig(t *testing.T) config.Config {
+func testConfig(t testing.TB) config.Config {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
@@ -30,7 +30,7 @@ func newServer(t *testing.T, cfg config.Config) (*Server, string, error) {
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	s, err := New(context.Background(), cfg, log)
 	if err == nil {
-		t.Cleanup(func() { _ = s.db.Close() })
+		t.Cleanup(func() { _ = s.db.Close(); _ = s.plugins.Close() })
 	}
 	return s, logs.String(), err
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/keymanager-io/keymanager/server/crypto"
 	"github.com/keymanager-io/keymanager/server/store"
 )
 
@@ -79,6 +80,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, op string, err 
 
 // asError turns err into its answer. A request whose client went away is a 499; *Error values are kept as they
 // are; store.ErrUnavailable becomes a 503;
+// crypto.ErrUnavailable (every HSM session busy) a 503;
 // store.ErrInvalid (a value that can never be stored) a 400; anything else is a 500 whose description names the
 // operation and the request id but never the cause, which is logged.
 func (a *API) asError(r *http.Request, op string, err error) *Error {
@@ -92,6 +94,10 @@ func (a *API) asError(r *http.Request, op string, err error) *Error {
 		logger(r).Error("database unavailable", slog.String("operation", op), slog.Any("error", err))
 		return newError(http.StatusServiceUnavailable,
 			op+" failure seen - the database is unavailable, please retry later. Request ID: "+requestID(r))
+	case errors.Is(err, crypto.ErrUnavailable):
+		logger(r).Warn("secret store unavailable", slog.String("operation", op), slog.Any("error", err))
+		return newError(http.StatusServiceUnavailable,
+			op+" failure seen - the secret store is busy, please retry later. Request ID: "+requestID(r))
 	case errors.Is(err, store.ErrQuotaReached):
 		return issue(http.StatusForbidden, op, "Creation not allowed because a quota has been reached")
 	case errors.Is(err, store.ErrInvalid):

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+
+	"github.com/keymanager-io/keymanager/server/crypto"
+	"github.com/keymanager-io/keymanager/server/crypto/storecrypto"
 )
 
 type link struct {
@@ -132,6 +135,14 @@ func (a *API) healthcheck(w http.ResponseWriter, r *http.Request) {
 }
 
 // readiness answers 200 when the database answers, for Kubernetes readiness probes.
+// backends are the configured secret stores (none for an API built without them, in tests).
+func (a *API) backends() []*storecrypto.Backend {
+	if a.secrets == nil {
+		return nil
+	}
+	return a.secrets.Backends()
+}
+
 func (a *API) readiness(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 	if err := a.db.Ping(r.Context()); err != nil {
@@ -139,6 +150,16 @@ func (a *API) readiness(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("database unavailable"))
 		return
+	}
+	for _, b := range a.backends() {
+		if p, ok := b.Plugin.(crypto.Pinger); ok {
+			if err := p.Ping(r.Context()); err != nil {
+				logger(r).Warn("readiness check failed", "secret_store", b.Name, "error", err)
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte("secret store " + b.Name + " unavailable"))
+				return
+			}
+		}
 	}
 	_, _ = w.Write([]byte("OK"))
 }

@@ -34,6 +34,8 @@ type BarbicanConf struct {
 	Quotas       Quotas
 	// KeystoneAuthtoken is the [keystone_authtoken] section as is (it holds a password).
 	KeystoneAuthtoken SectionValues
+	// P11 is the [p11_crypto_plugin] section, values substituted (login is the PIN).
+	P11 SectionValues
 }
 
 // SecretStores is Barbican's secret-store configuration ([secretstore], [secretstore:<suffix>], [crypto]).
@@ -217,6 +219,15 @@ func barbicanConfFrom(ini *iniFile) (*BarbicanConf, error) {
 	q.Containers = integer("quotas", "quota_containers")
 	q.Consumers = integer("quotas", "quota_consumers")
 	q.CAs = integer("quotas", "quota_cas")
+
+	if sec, ok := ini.sections["p11_crypto_plugin"]; ok {
+		b.P11 = SectionValues{}
+		for k := range sec {
+			if v, ok := str("p11_crypto_plugin", k); ok {
+				b.P11[k] = v
+			}
+		}
+	}
 
 	// Kept verbatim, without substitution: nothing reads it yet, and a template keymanager cannot resolve must
 	// not stop a server that does not use it.

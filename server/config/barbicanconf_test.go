@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/spf13/pflag"
 )
 
 const (
@@ -140,17 +138,7 @@ func TestReadBarbicanConfErrors(t *testing.T) {
 
 // TestBarbicanConfPrecedence checks defaults < barbican.conf < environment < flags, for serve's flags and KEKs.
 func TestBarbicanConfPrecedence(t *testing.T) {
-	resolve := func(t *testing.T, args []string, env map[string]string) (Config, error) {
-		t.Helper()
-		c := Default()
-		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-		c.AddFlags(fs)
-		if err := fs.Parse(args); err != nil {
-			t.Fatal(err)
-		}
-		err := c.Resolve(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-		return c, err
-	}
+	resolve := resolveServe
 	conf := []string{"--barbican-conf", "testdata/barbican-osp16.conf"}
 	c, err := resolve(t, append(conf, "--max-limit-paging", "300"), map[string]string{
 		"KEYMANAGER_HOST_HREF": "https://kms.example.com",

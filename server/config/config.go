@@ -46,8 +46,10 @@ type Config struct {
 
 	// Read from --barbican-conf: the secret stores, the quotas and [keystone_authtoken] (whose settings also
 	// fill Auth.Keystone). KeystoneAuthtoken holds a password and prints without values.
-	SecretStores      SecretStores
-	Quotas            Quotas
+	SecretStores SecretStores
+	Quotas       Quotas
+	// P11 is the PKCS#11 store's configuration (the p11_crypto plugin); its PIN prints redacted.
+	P11               P11
 	KeystoneAuthtoken SectionValues
 
 	// Auth is --auth and what it needs.
@@ -124,6 +126,7 @@ func Default() Config {
 		LogLevel:        "info",
 		LogFormat:       "json",
 		ShutdownTimeout: 30 * time.Second,
+		P11:             DefaultP11(),
 	}
 }
 
@@ -175,6 +178,7 @@ func (c *Config) AddStoreFlags(fs *pflag.FlagSet) {
 		"let projects choose among several secret stores (Barbican's [secretstore] enable_multiple_secret_stores): serves /v1/secret-stores")
 	fs.Var(secretStoreFlag{&c.SecretStores}, "secret-store", "a secret store, repeatable: name=NAME,plugin=simple_crypto|p11_crypto[,global_default] "+
 		"(default: one simple_crypto store); with --enable-multiple-secret-stores exactly one is the global default")
+	c.P11.AddP11Flags(fs)
 }
 
 // EnvPrefix is the prefix of the environment variable of every flag: --db-url is KEYMANAGER_DB_URL.
@@ -248,6 +252,15 @@ func (c *Config) Resolve(fs *pflag.FlagSet, lookup func(string) (string, bool)) 
 			return err
 		}
 	}
+	if fs.Lookup("p11-library-path") != nil {
+		var confPIN, confPath string
+		if conf != nil {
+			confPIN, confPath = conf.P11["login"], conf.Path
+		}
+		if err := c.P11.ResolvePIN(lookup, confPIN, confPath); err != nil {
+			return err
+		}
+	}
 
 	if fs.Lookup("kek-file") == nil || onCommandLine["kek-file"] {
 		return nil
@@ -317,6 +330,7 @@ func (c *Config) applyBarbicanConf(fs *pflag.FlagSet, conf *BarbicanConf) error 
 	if err := c.applyKeystoneAuthtoken(fs, conf.KeystoneAuthtoken, conf.Path); err != nil {
 		errs = append(errs, err)
 	}
+	applyP11Conf(conf.P11, set)
 	return errors.Join(errs...)
 }
 

@@ -65,6 +65,11 @@ type KEKChecker interface {
 	CheckKEK(ctx context.Context, kek KEK) error
 }
 
+// Pinger is implemented by plugins whose backend can be down (an HSM): readiness asks it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
 var (
 	// ErrKEKUnwrap means that no configured master key unwraps the project
 	// KEK: the server is misconfigured (wrong or missing KEK / master key),
@@ -76,4 +81,7 @@ var (
 	// ErrKEKNotBound means Encrypt or Decrypt was called with a KEK row that
 	// BindKEK has not filled yet (Barbican: "KEK not yet created").
 	ErrKEKNotBound = errors.New("project KEK is not bound yet")
+	// ErrUnavailable means the plugin's backend is busy or unreachable for now (every HSM session in use past
+	// the wait): the request may be retried, and the API answers 503.
+	ErrUnavailable = errors.New("the secret store is unavailable, retry later")
 )

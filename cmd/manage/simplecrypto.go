@@ -1,0 +1,142 @@
+package manage
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keymanager-io/keymanager/server"
+	"github.com/keymanager-io/keymanager/server/config"
+	"github.com/keymanager-io/keymanager/server/crypto/simplecrypto"
+	"github.com/keymanager-io/keymanager/server/store"
+)
+
+// simpleCryptoCommand is `manage simple-crypto` (barbican-manage simple_crypto).
+func simpleCryptoCommand() *cobra.Command {
+	cfg := config.Default()
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:     "simple-crypto",
+		Aliases: []string{"simple_crypto"},
+		Short:   "simple_crypto master KEK commands",
+	}
+	rewrap := &cobra.Command{
+		Use:     "rewrap",
+		Aliases: []string{"rewrap_pkek"}, // barbican-manage simple_crypto rewrap_pkek
+		Short:   "Rewrap every simple_crypto project KEK under the active master KEK",
+		Long: `Rewrap every simple_crypto project KEK that the active master KEK (the first of --kek-file, KEYMANAGER_KEK
+or [simple_crypto_plugin] kek) does not wrap yet: it is unwrapped with whichever configured KEK wraps it and wrapped
+again under the active one (barbican-manage simple_crypto rewrap_pkek), each row in a transaction of its own, replaced
+only if nobody changed it meanwhile. Secrets are not re-encrypted. Prints progress (done/total) and how many rows
+remain under other KEKs; exits non-zero if any row failed or remains. Retire the old KEK only after 0 remain.`,
+		Example: `  KEYMANAGER_KEK='<new kek>,<old kek>' keymanager manage simple-crypto rewrap --db-url mysql://…`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.Resolve(cmd.Flags(), os.LookupEnv); err != nil {
+				return err
+			}
+			return rewrapSimpleCrypto(cmd, cfg, dryRun)
+		},
+	}
+	f := rewrap.Flags()
+	f.StringVar(&cfg.BarbicanConf, "barbican-conf", cfg.BarbicanConf, "an existing Barbican's barbican.conf to take the database and the KEKs from")
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory of the default SQLite database and KEK file")
+	f.StringVarP(&cfg.DBURL, "db-url", "d", cfg.DBURL, "database URL")
+	f.StringVar(&cfg.KEKFile, "kek-file", cfg.KEKFile, "simple_crypto KEKs, one per line, the first one active (the one to rewrap under)")
+	f.BoolVar(&dryRun, "dry-run", false, "count and check the rows to rewrap, change nothing")
+	cmd.AddCommand(rewrap)
+	return cmd
+}
+
+func rewrapSimpleCrypto(cmd *cobra.Command, cfg config.Config, dryRun bool) error {
+	ctx, out := cmd.Context(), cmd.OutOrStdout()
+	keys := cfg.KEKs
+	if len(keys) == 0 {
+		var err error
+		if keys, err = simplecrypto.ReadKEKFile(cfg.KEKPath()); err != nil {
+			return fmt.Errorf("the KEKs to rewrap with: %w", err)
+		}
+	}
+	plugin, err := simplecrypto.New(keys, simplecrypto.Options{CacheSize: -1})
+	if err != nil {
+		return err
+	}
+	db, err := server.OpenDB(ctx, cfg, slog.Default())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var todo []store.KEKMeta
+	if err := eachKEKMeta(cmd, db, func(r store.KEKMeta) {
+		if !plugin.WrappedByActiveKEK(r.PluginMeta) {
+			todo = append(todo, r)
+		}
+	}); err != nil {
+		return err
+	}
+	var done, failed, skipped int
+	progress := progressPrinter(out)
+	for _, r := range todo {
+		next, err := plugin.RewrapPKEK(r.PluginMeta)
+		replaced := false
+		if err == nil && !dryRun {
+			err = db.Write(ctx, func(tx *store.Tx) error {
+				var err error
+				replaced, err = tx.ReplaceKEKMeta(r.ID, r.PluginMeta, next)
+				return err
+			})
+		}
+		switch {
+		case err != nil:
+			failed++
+			fmt.Fprintf(cmd.ErrOrStderr(), "kek_data %s: %v\n", r.ID, err)
+		case replaced || dryRun:
+			done++
+		default:
+			skipped++
+		}
+		progress(done+failed+skipped, len(todo))
+	}
+	remaining := 0
+	if err := eachKEKMeta(cmd, db, func(r store.KEKMeta) {
+		if !plugin.WrappedByActiveKEK(r.PluginMeta) {
+			remaining++
+		}
+	}); err != nil {
+		return err
+	}
+	verb := "rewrapped"
+	if dryRun {
+		verb = "would rewrap (checked)"
+	}
+	fmt.Fprintf(out, "%s %d of %d project KEKs; %d failed, %d changed by someone else\n", verb, done, len(todo), failed, skipped)
+	fmt.Fprintf(out, "%d project KEKs remain under other KEKs\n", remaining)
+	switch {
+	case failed > 0:
+		return fmt.Errorf("%d project KEKs could not be rewrapped (listed above): is every old KEK configured after the active one?", failed)
+	case remaining > 0 && !dryRun:
+		return errors.New("project KEKs remain under other KEKs; run the command again")
+	}
+	return nil
+}
+
+// eachKEKMeta calls fn with every bound simple_crypto kek_data row.
+func eachKEKMeta(cmd *cobra.Command, db *store.DB, fn func(store.KEKMeta)) error {
+	after := ""
+	for {
+		rows, err := db.KEKMetas(cmd.Context(), simplecrypto.ClassPath, after, 500)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			fn(r)
+		}
+		if len(rows) < 500 {
+			return nil
+		}
+		after = rows[len(rows)-1].ID
+	}
+}
