@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -26,7 +27,13 @@ func NewScheme() (*runtime.Scheme, error) {
 type Options struct{}
 
 // Setup registers the field indexes and the reconcilers of every keymanager.io kind with mgr.
-func Setup(mgr ctrl.Manager, _ Options) error {
-	_ = mgr
+func Setup(ctx context.Context, mgr ctrl.Manager, _ Options) error {
+	if err := addIndexes(ctx, mgr); err != nil {
+		return fmt.Errorf("adding field indexes: %w", err)
+	}
+	rec := mgr.GetEventRecorder(managedBy)
+	if err := (&KeyManagerReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: rec}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the KeyManager controller: %w", err)
+	}
 	return nil
 }

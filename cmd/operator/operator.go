@@ -3,6 +3,7 @@
 package operator
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -158,7 +159,7 @@ func newManager(restCfg *rest.Config, cfg Config) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the controller manager: %w", err)
 	}
-	if err := controllers.Setup(mgr, controllers.Options{}); err != nil {
+	if err := controllers.Setup(context.Background(), mgr, controllers.Options{}); err != nil {
 		return nil, err
 	}
 	if cfg.ProbeAddr != "0" {

@@ -1,0 +1,48 @@
+package controllers
+
+import (
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// conditionSet collects the conditions a reconcile computed, each stamped with the generation it was
+// computed from; meta.SetStatusCondition keeps LastTransitionTime when the status does not change.
+type conditionSet struct {
+	conds      *[]metav1.Condition
+	generation int64
+}
+
+func (s conditionSet) set(typ string, status metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(s.conds, metav1.Condition{
+		Type: typ, Status: status, Reason: reason, Message: message, ObservedGeneration: s.generation,
+	})
+}
+
+// transition is a condition whose status changed in a reconcile.
+type transition struct {
+	cond metav1.Condition
+	was  metav1.ConditionStatus
+}
+
+// abnormalTrue are the conditions whose normal state is False: their first appearance as False is not
+// news and gets no Event.
+var abnormalTrue = map[string]bool{
+	"Degraded": true, "WorkersCapped": true, "Progressing": true,
+}
+
+// transitions lists the conditions of after whose status differs from before (a condition new in after
+// counts as changed from Unknown), in after's order, so that an Event is emitted once per state change.
+func transitions(before, after []metav1.Condition) []transition {
+	var out []transition
+	for _, c := range after {
+		old := meta.FindStatusCondition(before, c.Type)
+		switch {
+		case old == nil && abnormalTrue[c.Type] && c.Status == metav1.ConditionFalse:
+		case old == nil:
+			out = append(out, transition{cond: c, was: metav1.ConditionUnknown})
+		case old.Status != c.Status:
+			out = append(out, transition{cond: c, was: old.Status})
+		}
+	}
+	return out
+}
