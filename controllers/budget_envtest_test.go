@@ -1,14 +1,17 @@
 package controllers
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kmv1 "github.com/keymanager-io/keymanager/api/v1alpha1"
 )
@@ -122,4 +125,87 @@ func TestConnectionBudget(t *testing.T) {
 			*bdep.Spec.Strategy.RollingUpdate.MaxSurge == intstr.FromInt32(1)
 	})
 	e.kmCondition(a, kmv1.ConditionWorkersCapped, metav1.ConditionFalse, kmv1.ReasonWorkersGranted)
+}
+
+// TestHSMBackend checks the backend's side: the budget with who uses it, and the ensure-keys Job for the
+// active labels with KeysReady through success and failure.
+func TestHSMBackend(t *testing.T) {
+	e := startOperator(t)
+	ns := e.namespace()
+	e.secret(ns, "db", map[string]string{"username": "u", "password": "p"})
+	b := newHSMBackend(ns, "proteccio", nil)
+	e.create(b)
+	bcond := func(typ string, status metav1.ConditionStatus, reason string) metav1.Condition {
+		t.Helper()
+		return e.condition(b, func() []metav1.Condition { return b.Status.Conditions }, typ, status, reason)
+	}
+	// No PIN Secret yet: Ready says so from the first reconcile.
+	ready := bcond(kmv1.ConditionReady, metav1.ConditionFalse, kmv1.ReasonReferenceNotFound)
+	if ready.Message != "Secret hsm-pin not found" {
+		t.Errorf("Ready message %q", ready.Message)
+	}
+	if a := b.Status.ActiveKeys; a == nil || a.MKEKLabel != "barbican_mkek_0" || a.HMACLabel != "barbican_hmac_0" {
+		t.Errorf("activeKeys = %+v, want the initial labels", a)
+	}
+	e.secret(ns, "hsm-pin", map[string]string{"pin": "1234"})
+	bcond(kmv1.ConditionKeysReady, metav1.ConditionUnknown, kmv1.ReasonKeysJobRunning)
+
+	km := newKeyManager(ns, "a", func(s *kmv1.KeyManagerSpec) {
+		s.Replicas, s.Workers, s.SecretStores = ptr.To[int32](3), ptr.To[int32](32), hsmStore("proteccio")
+	})
+	e.create(km)
+	alloc := bcond(kmv1.ConditionConnectionsAllocated, metav1.ConditionFalse, kmv1.ReasonWorkersCapped)
+	if want := "128 connections requested, 30 available after 2 reserved for Jobs: workers capped for [a 10 of 32]"; alloc.Message != want {
+		t.Errorf("ConnectionsAllocated message %q, want %q", alloc.Message, want)
+	}
+	cb := b.Status.Connections
+	if cb == nil || cb.Max != 32 || cb.Reserved != 2 || cb.Requested != 128 || cb.Granted != 30 ||
+		len(cb.Users) != 1 || cb.Users[0] != (kmv1.ConnectionUser{KeyManager: "a", Pods: 3, RequestedWorkers: 32, GrantedWorkers: 10}) {
+		t.Errorf("status.connections = %+v", cb)
+	}
+	e.waitEvent(b, "Normal WorkersCapped: ConnectionsAllocated is False")
+
+	bcond(kmv1.ConditionKeysReady, metav1.ConditionFalse, kmv1.ReasonKeysJobRunning)
+	var jobs batchv1.JobList
+	e.eventually("the ensure-keys Job", func() bool {
+		return e.c.List(t.Context(), &jobs, client.InNamespace(ns), client.MatchingLabels{labelComponent: "ensure-keys"}) == nil && len(jobs.Items) == 1
+	})
+	job := &jobs.Items[0]
+	c := job.Spec.Template.Spec.Containers[0]
+	if c.Image != "keymanager:1.0" || !slices.Equal(c.Args, []string{"manage", "hsm", "ensure-keys"}) {
+		t.Errorf("ensure-keys Job runs %s %v", c.Image, c.Args)
+	}
+	env := map[string]string{}
+	for _, ev := range c.Env {
+		env[ev.Name] = ev.Value
+		if ev.Name == envP11PIN && (ev.ValueFrom == nil || ev.ValueFrom.SecretKeyRef.Name != "hsm-pin") {
+			t.Error("the Job's PIN does not come from the Secret")
+		}
+	}
+	if env["KEYMANAGER_P11_MKEK_LABEL"] != "barbican_mkek_0" || env["KEYMANAGER_P11_TOKEN_LABELS"] != "partition1" || env["KEYMANAGER_HSM_MAX_SESSIONS"] != "1" {
+		t.Errorf("ensure-keys Job env %v", env)
+	}
+	e.finishJob(job, false, "Job has reached the specified backoff limit")
+	bcond(kmv1.ConditionKeysReady, metav1.ConditionFalse, kmv1.ReasonKeysJobFailed)
+	bcond(kmv1.ConditionReady, metav1.ConditionFalse, kmv1.ReasonKeysJobFailed)
+	e.waitEvent(b, "Warning KeysJobFailed: KeysReady is False")
+
+	// A changed mechanism is a new input: a new Job, which succeeds.
+	if err := e.get(b); err != nil {
+		t.Fatal(err)
+	}
+	b.Spec.MasterKeys.HMACMechanism = "CKM_SHA512_HMAC"
+	if err := e.c.Update(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("a second ensure-keys Job", func() bool {
+		return e.c.List(t.Context(), &jobs, client.InNamespace(ns), client.MatchingLabels{labelComponent: "ensure-keys"}) == nil && len(jobs.Items) == 2
+	})
+	for i := range jobs.Items {
+		if jobs.Items[i].Name != job.Name {
+			e.finishJob(&jobs.Items[i], true, "")
+		}
+	}
+	bcond(kmv1.ConditionKeysReady, metav1.ConditionTrue, kmv1.ReasonKeysPresent)
+	bcond(kmv1.ConditionReady, metav1.ConditionTrue, kmv1.ReasonKeysPresent)
 }

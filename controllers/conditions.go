@@ -1,8 +1,13 @@
 package controllers
 
 import (
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
 )
 
 // conditionSet collects the conditions a reconcile computed, each stamped with the generation it was
@@ -30,7 +35,7 @@ var abnormalTrue = map[string]bool{
 	"Degraded": true, "WorkersCapped": true, "Progressing": true,
 }
 
-// transitions lists the conditions of after whose status differs from before (a condition new in after
+// transitions lists the conditions of after whose status or reason differs from before (a condition new in after
 // counts as changed from Unknown), in after's order, so that an Event is emitted once per state change.
 func transitions(before, after []metav1.Condition) []transition {
 	var out []transition
@@ -40,9 +45,35 @@ func transitions(before, after []metav1.Condition) []transition {
 		case old == nil && abnormalTrue[c.Type] && c.Status == metav1.ConditionFalse:
 		case old == nil:
 			out = append(out, transition{cond: c, was: metav1.ConditionUnknown})
-		case old.Status != c.Status:
+		case old.Status != c.Status || old.Reason != c.Reason:
 			out = append(out, transition{cond: c, was: old.Status})
 		}
 	}
 	return out
+}
+
+// badNews are the condition states that get a Warning Event rather than a Normal one.
+func badNews(c metav1.Condition) bool {
+	switch c.Type {
+	case "Degraded", "WorkersCapped":
+		return c.Status == metav1.ConditionTrue
+	case "Ready", "KeysReady", "DatabaseMigrated":
+		return c.Status == metav1.ConditionFalse && strings.HasSuffix(c.Reason, "Failed")
+	}
+	return false
+}
+
+// emitTransitions records an Event per condition whose status changed: the condition's reason as the Event's
+// reason, its type as the action, and its message.
+func emitTransitions(rec events.EventRecorder, obj runtime.Object, before, after []metav1.Condition) {
+	if rec == nil {
+		return
+	}
+	for _, t := range transitions(before, after) {
+		typ := corev1.EventTypeNormal
+		if badNews(t.cond) {
+			typ = corev1.EventTypeWarning
+		}
+		rec.Eventf(obj, nil, typ, t.cond.Reason, t.cond.Type, "%s is %s (was %s): %s", t.cond.Type, t.cond.Status, t.was, t.cond.Message)
+	}
 }

@@ -84,7 +84,7 @@ func (r *KeyManagerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		if uerr := r.Status().Update(ctx, km); uerr != nil {
 			return ctrl.Result{}, errors.Join(err, fmt.Errorf("writing KeyManager status: %w", uerr))
 		}
-		r.emitTransitions(km, before, status.Conditions)
+		emitTransitions(r.Recorder, km, before, status.Conditions)
 	}
 	return ctrl.Result{}, err
 }
@@ -124,22 +124,6 @@ func summarizeKeyManager(conds conditionSet) {
 		return
 	}
 	conds.set(kmv1.ConditionReady, metav1.ConditionTrue, kmv1.ReasonAvailable, find(kmv1.ConditionAvailable).Message)
-}
-
-// emitTransitions records an Event per condition whose status changed, Warning for bad news.
-func (r *KeyManagerReconciler) emitTransitions(obj runtime.Object, before, after []metav1.Condition) {
-	if r.Recorder == nil {
-		return
-	}
-	for _, t := range transitions(before, after) {
-		typ := corev1.EventTypeNormal
-		bad := (t.cond.Type == kmv1.ConditionDegraded || t.cond.Type == kmv1.ConditionWorkersCapped) && t.cond.Status == metav1.ConditionTrue
-		if bad || (t.cond.Type == kmv1.ConditionDatabaseMigrated && t.cond.Reason == kmv1.ReasonMigrationFailed) {
-			typ = corev1.EventTypeWarning
-		}
-		r.Recorder.Eventf(obj, nil, typ, t.cond.Reason, t.cond.Type,
-			"%s is %s (was %s): %s", t.cond.Type, t.cond.Status, t.was, t.cond.Message)
-	}
 }
 
 // converge does the work and fills status; a *problem means the user must act.

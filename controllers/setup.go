@@ -24,16 +24,23 @@ func NewScheme() (*runtime.Scheme, error) {
 }
 
 // Options configure the reconcilers.
-type Options struct{}
+type Options struct {
+	// JobImage runs the HSM Jobs (ensure-keys, rotation, rewrap); empty means the image of a KeyManager
+	// that uses the backend.
+	JobImage string
+}
 
 // Setup registers the field indexes and the reconcilers of every keymanager.io kind with mgr.
-func Setup(ctx context.Context, mgr ctrl.Manager, _ Options) error {
+func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := addIndexes(ctx, mgr); err != nil {
 		return fmt.Errorf("adding field indexes: %w", err)
 	}
 	rec := mgr.GetEventRecorder(managedBy)
 	if err := (&KeyManagerReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: rec}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the KeyManager controller: %w", err)
+	}
+	if err := (&HSMBackendReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: rec, JobImage: opts.JobImage}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the HSMBackend controller: %w", err)
 	}
 	return nil
 }

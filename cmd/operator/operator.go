@@ -34,6 +34,7 @@ type Config struct {
 	Namespace               string
 	LogLevel                string
 	LogFormat               string
+	JobImage                string
 }
 
 func defaults() Config {
@@ -86,6 +87,7 @@ Every flag can also be set by an environment variable: --namespace is KEYMANAGER
 	fs.BoolVar(&cfg.LeaderElect, "leader-elect", cfg.LeaderElect, "elect one active replica through a Lease, so that several operator replicas can run")
 	fs.StringVar(&cfg.LeaderElectionNamespace, "leader-election-namespace", cfg.LeaderElectionNamespace, "namespace of the leader-election Lease (default: the operator's own namespace)")
 	fs.StringVar(&cfg.Namespace, "namespace", cfg.Namespace, "watch only this namespace (default: all namespaces)")
+	fs.StringVar(&cfg.JobImage, "job-image", cfg.JobImage, "image of the HSM Jobs (ensure-keys, key rotation, rewrap); default: the image of a KeyManager that uses the HSMBackend")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or text")
 	return cmd
@@ -159,7 +161,7 @@ func newManager(restCfg *rest.Config, cfg Config) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the controller manager: %w", err)
 	}
-	if err := controllers.Setup(context.Background(), mgr, controllers.Options{}); err != nil {
+	if err := controllers.Setup(context.Background(), mgr, controllers.Options{JobImage: cfg.JobImage}); err != nil {
 		return nil, err
 	}
 	if cfg.ProbeAddr != "0" {
