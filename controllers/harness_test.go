@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,8 +28,11 @@ import (
 // env is a running control plane with the operator's controllers. There is no kubelet and no
 // kube-controller-manager: tests play their part by writing Job and Deployment status.
 type env struct {
-	t *testing.T
-	c client.Client
+	t   *testing.T
+	c   client.Client
+	cfg *rest.Config
+	// stop stops the running manager; restart starts a fresh one, as an operator restart would.
+	stop func()
 }
 
 // startOperator starts envtest's kube-apiserver with the generated CRDs and a manager running every
@@ -41,7 +46,27 @@ func startOperator(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, c: c, cfg: cfg}
+	e.restart()
+	t.Cleanup(func() { e.stop() })
+	return e
+}
+
+// restart stops the manager if one runs and starts a new one with empty caches and queues.
+func (e *env) restart() {
+	e.t.Helper()
+	if e.stop != nil {
+		e.stop()
+	}
+	scheme, err := NewScheme()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	mgr, err := ctrl.NewManager(e.cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -49,25 +74,24 @@ func startOperator(t *testing.T) *env {
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
-		t.Fatalf("creating manager: %v", err)
+		e.t.Fatalf("creating manager: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := Setup(ctx, mgr, Options{}); err != nil {
-		t.Fatal(err)
+		cancel()
+		e.t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
+	var once sync.Once
+	e.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				e.t.Errorf("manager: %v", err)
+			}
+		})
 	}
-	return &env{t: t, c: c}
 }
 
 // namespace creates a fresh namespace for one test.

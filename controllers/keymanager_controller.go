@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -81,7 +82,10 @@ func (r *KeyManagerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if !equality.Semantic.DeepEqual(&km.Status, status) {
 		before := km.Status.Conditions
 		km.Status = *status
-		if uerr := r.Status().Update(ctx, km); uerr != nil {
+		if uerr := r.Status().Update(ctx, km); apierrors.IsConflict(uerr) && err == nil {
+			// Another writer (or a stale cache) got there first: read again, without logging an error.
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		} else if uerr != nil {
 			return ctrl.Result{}, errors.Join(err, fmt.Errorf("writing KeyManager status: %w", uerr))
 		}
 		emitTransitions(r.Recorder, km, before, status.Conditions)
@@ -160,7 +164,10 @@ func (r *KeyManagerReconciler) converge(ctx context.Context, km *kmv1.KeyManager
 		if err := r.applyDeployment(ctx, km, buildDeployment(in, hash)); err != nil {
 			return err
 		}
-		status.ConfigHash = hash
+		status.ConfigHash, status.HSMKeys = hash, nil
+		if in.hsm != nil {
+			status.HSMKeys = &kmv1.ActiveKeys{MKEKLabel: in.settings.mkekLabel, HMACLabel: in.settings.hmacLabel}
+		}
 	}
 	if err := r.ensure(ctx, km, buildService(km), mutateService); err != nil {
 		return err

@@ -253,9 +253,15 @@ type KeyManagerStatus struct {
 	// +optional
 	Migration *MigrationStatus `json:"migration,omitempty"`
 
-	// configHash is the hash of the rendered configuration and referenced Secrets the pods run with.
+	// configHash is the hash of the rendered configuration and referenced Secrets the Deployment's pod
+	// template carries.
 	// +optional
 	ConfigHash string `json:"configHash,omitempty"`
+
+	// hsmKeys are the MKEK and HMAC labels that pod template is configured with; a KeyRotation waits for
+	// them and for the rollout of that template.
+	// +optional
+	HSMKeys *ActiveKeys `json:"hsmKeys,omitempty"`
 }
 
 // WorkersStatus reports the connection budget's decision for this KeyManager.
