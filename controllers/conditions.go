@@ -1,13 +1,20 @@
 package controllers
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // conditionSet collects the conditions a reconcile computed, each stamped with the generation it was
@@ -76,4 +83,17 @@ func emitTransitions(rec events.EventRecorder, obj runtime.Object, before, after
 		}
 		rec.Eventf(obj, nil, typ, t.cond.Reason, t.cond.Type, "%s is %s (was %s): %s", t.cond.Type, t.cond.Status, t.was, t.cond.Message)
 	}
+}
+
+// writeStatus writes obj's status (already set on obj) after a reconcile that ended with err, and calls
+// then() once it is written. A conflict means another writer or a stale cache got there first: it is
+// retried shortly rather than logged as an error.
+func writeStatus(ctx context.Context, c client.Client, obj client.Object, err error, then func()) (ctrl.Result, error) {
+	if uerr := c.Status().Update(ctx, obj); apierrors.IsConflict(uerr) && err == nil {
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	} else if uerr != nil {
+		return ctrl.Result{}, errors.Join(err, fmt.Errorf("writing %T status: %w", obj, uerr))
+	}
+	then()
+	return ctrl.Result{}, err
 }

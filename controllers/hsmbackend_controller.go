@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -75,13 +74,7 @@ func (r *HSMBackendReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if !equality.Semantic.DeepEqual(&b.Status, status) {
 		before := b.Status.Conditions
 		b.Status = *status
-		if uerr := r.Status().Update(ctx, b); apierrors.IsConflict(uerr) && err == nil {
-			// Another writer (or a stale cache) got there first: read again, without logging an error.
-			return ctrl.Result{RequeueAfter: time.Second}, nil
-		} else if uerr != nil {
-			return ctrl.Result{}, errors.Join(err, fmt.Errorf("writing HSMBackend status: %w", uerr))
-		}
-		emitTransitions(r.Recorder, b, before, status.Conditions)
+		return writeStatus(ctx, r.Client, b, err, func() { emitTransitions(r.Recorder, b, before, status.Conditions) })
 	}
 	return ctrl.Result{}, err
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -82,13 +81,7 @@ func (r *KeyManagerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if !equality.Semantic.DeepEqual(&km.Status, status) {
 		before := km.Status.Conditions
 		km.Status = *status
-		if uerr := r.Status().Update(ctx, km); apierrors.IsConflict(uerr) && err == nil {
-			// Another writer (or a stale cache) got there first: read again, without logging an error.
-			return ctrl.Result{RequeueAfter: time.Second}, nil
-		} else if uerr != nil {
-			return ctrl.Result{}, errors.Join(err, fmt.Errorf("writing KeyManager status: %w", uerr))
-		}
-		emitTransitions(r.Recorder, km, before, status.Conditions)
+		return writeStatus(ctx, r.Client, km, err, func() { emitTransitions(r.Recorder, km, before, status.Conditions) })
 	}
 	return ctrl.Result{}, err
 }

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -70,19 +69,15 @@ func (r *KeyRotationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if !equality.Semantic.DeepEqual(&kr.Status, status) {
 		was := kr.Status.Phase
 		kr.Status = *status
-		if uerr := r.Status().Update(ctx, kr); apierrors.IsConflict(uerr) && err == nil {
-			// Another writer (or a stale cache) got there first: read again, without logging an error.
-			return ctrl.Result{RequeueAfter: time.Second}, nil
-		} else if uerr != nil {
-			return ctrl.Result{}, errors.Join(err, fmt.Errorf("writing KeyRotation status: %w", uerr))
-		}
-		if was != status.Phase && r.Recorder != nil {
-			typ := corev1.EventTypeNormal
-			if status.Phase == kmv1.PhaseFailed {
-				typ = corev1.EventTypeWarning
+		return writeStatus(ctx, r.Client, kr, err, func() {
+			if was != status.Phase && r.Recorder != nil {
+				typ := corev1.EventTypeNormal
+				if status.Phase == kmv1.PhaseFailed {
+					typ = corev1.EventTypeWarning
+				}
+				r.Recorder.Eventf(kr, nil, typ, string(status.Phase), "Rotate", "phase %s: %s", status.Phase, status.Message)
 			}
-			r.Recorder.Eventf(kr, nil, typ, string(status.Phase), "Rotate", "phase %s: %s", status.Phase, status.Message)
-		}
+		})
 	}
 	return ctrl.Result{}, err
 }
