@@ -119,10 +119,10 @@ func TestKeyRotation(t *testing.T) {
 	// The operator restarts in the middle of the rollout; the rotation goes on where it was.
 	e.restart()
 	e.kmCondition(km, kmv1.ConditionProgressing, metav1.ConditionTrue, kmv1.ReasonRollingOut)
-	if err := e.get(first); err != nil || first.Status.Phase != kmv1.PhaseRollingOut ||
-		first.Status.Message != "waiting for KeyManager kms to roll out" {
-		t.Fatalf("after the restart: phase %s, %q (%v)", first.Status.Phase, first.Status.Message, err)
-	}
+	e.eventually("the restarted operator waits for the rollout", func() bool {
+		return e.get(first) == nil && first.Status.Phase == kmv1.PhaseRollingOut &&
+			first.Status.Message == "waiting for KeyManager kms to roll out"
+	})
 	e.rollOut(dep)
 	e.phase(first, kmv1.PhaseRewrapping)
 	rewrap := e.rotationJob(first, "rewrap")

@@ -88,14 +88,6 @@ type KeyRotationStatus struct {
 	// +optional
 	NewKeys *ActiveKeys `json:"newKeys,omitempty"`
 
-	// rewrapped is how many project keys were rewrapped (or would be, with dryRun).
-	// +optional
-	Rewrapped *int64 `json:"rewrapped,omitempty"`
-
-	// remaining is how many project keys were still on the old labels at verification.
-	// +optional
-	Remaining *int64 `json:"remaining,omitempty"`
-
 	// startTime is when the rotation left Pending.
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`
@@ -113,7 +105,6 @@ type KeyRotationStatus struct {
 // +kubebuilder:printcolumn:name="Backend",type=string,JSONPath=`.spec.hsmBackendRef.name`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="New MKEK",type=string,JSONPath=`.status.newKeys.mkekLabel`
-// +kubebuilder:printcolumn:name="Rewrapped",type=integer,JSONPath=`.status.rewrapped`
 // +kubebuilder:printcolumn:name="Message",type=string,priority=1,JSONPath=`.status.message`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type KeyRotation struct {

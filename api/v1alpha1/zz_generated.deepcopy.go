@@ -552,16 +552,6 @@ func (in *KeyRotationStatus) DeepCopyInto(out *KeyRotationStatus) {
 		*out = new(ActiveKeys)
 		**out = **in
 	}
-	if in.Rewrapped != nil {
-		in, out := &in.Rewrapped, &out.Rewrapped
-		*out = new(int64)
-		**out = **in
-	}
-	if in.Remaining != nil {
-		in, out := &in.Remaining, &out.Remaining
-		*out = new(int64)
-		**out = **in
-	}
 	if in.StartTime != nil {
 		in, out := &in.StartTime, &out.StartTime
 		*out = (*in).DeepCopy()
