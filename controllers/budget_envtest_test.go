@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -45,7 +46,8 @@ func TestConnectionBudget(t *testing.T) {
 	ns := e.namespace()
 	e.secret(ns, "db", map[string]string{"username": "u", "password": "p"})
 	e.secret(ns, "hsm-pin", map[string]string{"pin": "1234"})
-	e.create(newHSMBackend(ns, "proteccio", nil))
+	backend := newHSMBackend(ns, "proteccio", nil)
+	e.create(backend)
 
 	a := newKeyManager(ns, "a", func(s *kmv1.KeyManagerSpec) {
 		s.Replicas, s.Workers, s.SecretStores = ptr.To[int32](3), ptr.To[int32](32), hsmStore("proteccio")
@@ -84,7 +86,16 @@ func TestConnectionBudget(t *testing.T) {
 	}
 
 	e.finishJob(e.migrationJob(a), true, "")
+	// Migrated, but the first pods wait for the HSM's master keys.
+	wait := e.kmCondition(a, kmv1.ConditionProgressing, metav1.ConditionTrue, kmv1.ReasonKeysJobRunning)
+	if !strings.HasPrefix(wait.Message, "waiting for the master keys of HSMBackend proteccio") {
+		t.Errorf("Progressing message %q", wait.Message)
+	}
 	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "a"}}
+	if err := e.get(dep); !apierrors.IsNotFound(err) {
+		t.Fatalf("Deployment before the keys exist: %v", err)
+	}
+	e.keysReady(backend)
 	e.eventually("Deployment", func() bool { return e.get(dep) == nil })
 	ru := dep.Spec.Strategy.RollingUpdate
 	if ru.MaxSurge.String() != "0" || ru.MaxUnavailable.String() != "1" {
@@ -111,13 +122,7 @@ func TestConnectionBudget(t *testing.T) {
 	})
 
 	// Scaling a to zero frees the budget: (1+1) × 4 fits, so b rolls with a surge pod again.
-	if err := e.get(a); err != nil {
-		t.Fatal(err)
-	}
-	a.Spec.Replicas = ptr.To[int32](0)
-	if err := e.c.Update(t.Context(), a); err != nil {
-		t.Fatal(err)
-	}
+	e.modify(a, func() { a.Spec.Replicas = ptr.To[int32](0) })
 	bdep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "b"}}
 	e.finishJob(e.migrationJob(b), true, "")
 	e.eventually("b rolls with a surge pod once the budget fits", func() bool {
@@ -191,13 +196,7 @@ func TestHSMBackend(t *testing.T) {
 	e.waitEvent(b, "Warning KeysJobFailed: KeysReady is False")
 
 	// A changed mechanism is a new input: a new Job, which succeeds.
-	if err := e.get(b); err != nil {
-		t.Fatal(err)
-	}
-	b.Spec.MasterKeys.HMACMechanism = "CKM_SHA512_HMAC"
-	if err := e.c.Update(t.Context(), b); err != nil {
-		t.Fatal(err)
-	}
+	e.modify(b, func() { b.Spec.MasterKeys.HMACMechanism = "CKM_SHA512_HMAC" })
 	e.eventually("a second ensure-keys Job", func() bool {
 		return e.c.List(t.Context(), &jobs, client.InNamespace(ns), client.MatchingLabels{labelComponent: "ensure-keys"}) == nil && len(jobs.Items) == 2
 	})

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -208,4 +209,36 @@ func (e *env) waitEvent(obj client.Object, substr string) {
 		}
 		return false
 	})
+}
+
+// keysReady plays the ensure-keys Job of backend to success, as a KeyManager's first pods wait for it.
+func (e *env) keysReady(b *kmv1.HSMBackend) {
+	e.t.Helper()
+	var jobs batchv1.JobList
+	e.eventually("the ensure-keys Job of "+b.Name, func() bool {
+		return e.c.List(e.t.Context(), &jobs, client.InNamespace(b.Namespace),
+			client.MatchingLabels{labelInstance: b.Name, labelComponent: "ensure-keys"}) == nil && len(jobs.Items) > 0
+	})
+	for i := range jobs.Items {
+		if done, failed, _ := jobState(&jobs.Items[i]); !done && !failed {
+			e.finishJob(&jobs.Items[i], true, "")
+		}
+	}
+	e.condition(b, func() []metav1.Condition { return b.Status.Conditions }, kmv1.ConditionKeysReady, metav1.ConditionTrue, kmv1.ReasonKeysPresent)
+}
+
+// modify reads obj, applies change and writes it back, again from a fresh read when a controller wrote the
+// object in between (a status update changes its resourceVersion).
+func (e *env) modify(obj client.Object, change func()) {
+	e.t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := e.get(obj); err != nil {
+			return err
+		}
+		change()
+		return e.c.Update(e.t.Context(), obj)
+	})
+	if err != nil {
+		e.t.Fatalf("updating %T %s: %v", obj, obj.GetName(), err)
+	}
 }

@@ -153,7 +153,23 @@ func (r *KeyManagerReconciler) converge(ctx context.Context, km *kmv1.KeyManager
 	}
 	// The Deployment moves to a new image or database only after the migration for them succeeded;
 	// until then the running pods keep their template.
-	if migrated {
+	// The first pods wait for the backend's master keys: without them the server cannot start, and the
+	// keys are generated once, by the HSMBackend's Job. Later rollouts (a rotation's included) are not held.
+	waitKeys := false
+	if in.hsm != nil && migrated {
+		if keys := findCondition(in.hsm.Status.Conditions, kmv1.ConditionKeysReady); keys.Status != metav1.ConditionTrue {
+			existing := &appsv1.Deployment{}
+			switch err := r.Get(ctx, client.ObjectKey{Namespace: km.Namespace, Name: km.Name}, existing); {
+			case apierrors.IsNotFound(err):
+				waitKeys = true
+				conds.set(kmv1.ConditionProgressing, metav1.ConditionTrue, kmv1.ReasonKeysJobRunning,
+					fmt.Sprintf("waiting for the master keys of HSMBackend %s (KeysReady is %s: %s)", in.hsm.Name, keys.Status, keys.Message))
+			case err != nil:
+				return fmt.Errorf("reading Deployment: %w", err)
+			}
+		}
+	}
+	if migrated && !waitKeys {
 		if err := r.applyDeployment(ctx, km, buildDeployment(in, hash)); err != nil {
 			return err
 		}
@@ -174,7 +190,7 @@ func (r *KeyManagerReconciler) converge(ctx context.Context, km *kmv1.KeyManager
 	switch err := r.Get(ctx, client.ObjectKey{Namespace: km.Namespace, Name: km.Name}, dep); {
 	case apierrors.IsNotFound(err):
 		conds.set(kmv1.ConditionAvailable, metav1.ConditionFalse, kmv1.ReasonUnavailable, "the Deployment does not exist yet")
-		if migrated {
+		if migrated && !waitKeys {
 			conds.set(kmv1.ConditionProgressing, metav1.ConditionTrue, kmv1.ReasonRollingOut, "creating the Deployment")
 		}
 		conds.set(kmv1.ConditionDegraded, metav1.ConditionFalse, kmv1.ReasonAsExpected, "")

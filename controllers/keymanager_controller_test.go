@@ -144,10 +144,7 @@ func TestKeyManager(t *testing.T) {
 		}
 
 		// A new KEK in the referenced Secret rolls the pods: the template's hash changes.
-		kek.StringData = map[string]string{"kek": testKEK + "\n" + testKEK}
-		if err := e.c.Update(t.Context(), kek); err != nil {
-			t.Fatal(err)
-		}
+		e.modify(kek, func() { kek.StringData = map[string]string{"kek": testKEK + "\n" + testKEK} })
 		e.eventually("a new config hash after the Secret changed", func() bool {
 			return e.get(dep) == nil && dep.Spec.Template.Annotations[annotationConfigHash] != hash
 		})
@@ -157,13 +154,7 @@ func TestKeyManager(t *testing.T) {
 		e.kmCondition(km, kmv1.ConditionReady, metav1.ConditionTrue, kmv1.ReasonAvailable)
 
 		// One replica: no PodDisruptionBudget, which could only block node drains.
-		if err := e.get(km); err != nil {
-			t.Fatal(err)
-		}
-		km.Spec.Replicas = ptr.To[int32](1)
-		if err := e.c.Update(t.Context(), km); err != nil {
-			t.Fatal(err)
-		}
+		e.modify(km, func() { km.Spec.Replicas = ptr.To[int32](1) })
 		e.eventually("PodDisruptionBudget deleted", func() bool {
 			return apierrors.IsNotFound(e.get(&policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "kms"}}))
 		})
@@ -183,10 +174,7 @@ func TestKeyManager(t *testing.T) {
 		e.kmCondition(km, kmv1.ConditionReady, metav1.ConditionTrue, kmv1.ReasonAvailable)
 		oldJob := e.migrationJob(km)
 
-		km.Spec.Image = "keymanager:2.0"
-		if err := e.c.Update(t.Context(), km); err != nil {
-			t.Fatal(err)
-		}
+		e.modify(km, func() { km.Spec.Image = "keymanager:2.0" })
 		e.kmCondition(km, kmv1.ConditionDatabaseMigrated, metav1.ConditionFalse, kmv1.ReasonMigrationRunning)
 		newJob := e.migrationJob(km)
 		if err := e.get(dep); err != nil || dep.Spec.Template.Spec.Containers[0].Image != "keymanager:1.0" {
@@ -207,13 +195,7 @@ func TestKeyManager(t *testing.T) {
 		}
 
 		// A fixed image migrates and rolls; the superseded Jobs are removed.
-		if err := e.get(km); err != nil {
-			t.Fatal(err)
-		}
-		km.Spec.Image = "keymanager:2.1"
-		if err := e.c.Update(t.Context(), km); err != nil {
-			t.Fatal(err)
-		}
+		e.modify(km, func() { km.Spec.Image = "keymanager:2.1" })
 		e.finishJob(e.migrationJob(km), true, "")
 		e.eventually("Deployment on keymanager:2.1", func() bool {
 			return e.get(dep) == nil && dep.Spec.Template.Spec.Containers[0].Image == "keymanager:2.1"
@@ -246,13 +228,7 @@ func TestKeyManager(t *testing.T) {
 			})
 		})
 		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db"}}
-		if err := e.get(s); err != nil {
-			t.Fatal(err)
-		}
-		s.StringData = map[string]string{"password": "p"}
-		if err := e.c.Update(t.Context(), s); err != nil {
-			t.Fatal(err)
-		}
+		e.modify(s, func() { s.StringData = map[string]string{"password": "p"} })
 		e.migrationJob(km)
 		e.kmCondition(km, kmv1.ConditionDegraded, metav1.ConditionFalse, kmv1.ReasonAsExpected)
 	})

@@ -74,6 +74,7 @@ func TestKeyRotation(t *testing.T) {
 	})
 	e.create(km)
 	e.finishJob(e.migrationJob(km), true, "")
+	e.keysReady(b)
 	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "kms"}}
 	e.eventually("Deployment", func() bool { return e.get(dep) == nil })
 	e.rollOut(dep)
