@@ -36,7 +36,7 @@ run: ## Run the server: go run . serve $(ARGS).
 deps: ## Install/start test dependencies and write bin/test-env.sh.
 	bash hack/test-deps.sh
 
-test: deps ## Everything CI checks: deps, generated files, gofmt, vet, lint, go test (race detector), the barbican CLI e2e.
+test: deps ## Everything CI checks: deps, generated files, gofmt, vet, lint, go test (race detector), the barbican CLI, openstack CLI and castellan e2e.
 	@$(MAKE) --no-print-directory generated-check
 	@$(MAKE) --no-print-directory fmt-check
 	@$(MAKE) --no-print-directory vet
@@ -74,8 +74,9 @@ vet: ## go vet ./...
 test-go: ## go test ./... with the test environment (run `make deps` first).
 	$(WITH_ENV) $(GO) test $(GO_TEST_FLAGS) ./...
 
-e2e: build ## Drive bin/keymanager with the real barbican CLI.
+e2e: build ## Drive bin/keymanager with the real barbican CLI, and behind Keystone with the openstack CLI and castellan.
 	$(WITH_ENV) bash hack/e2e-cli.sh
+	$(WITH_ENV) bash hack/e2e-keystone.sh
 
 bench: deps ## Run benchmarks with the test environment.
 	$(WITH_ENV) $(GO) test -run '^$$' -bench . -benchmem ./...

@@ -74,3 +74,43 @@ install_cached() {
 	chmod 0755 "${dst}.tmp.$$"
 	mv -f "${dst}.tmp.$$" "$dst"
 }
+
+# uwsgi_pid prints the pid of the uWSGI master started in DIR (DIR/uwsgi.pid) while it runs.
+uwsgi_pid() {
+	local pidfile="$1/uwsgi.pid" pid
+	[[ -s "$pidfile" ]] || return 1
+	pid="$(tr -d ' \n' <"$pidfile")"
+	[[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+	printf '%s' "$pid"
+}
+
+# uwsgi_stop stops the uWSGI master started in DIR: SIGTERM, then SIGKILL after TIMEOUT seconds.
+uwsgi_stop() {
+	local dir="$1" timeout="$2" pid i
+	pid="$(uwsgi_pid "$dir")" || {
+		rm -f "${dir}/uwsgi.pid"
+		return 0
+	}
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < timeout * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		warn "uwsgi ${pid} ignored SIGTERM for ${timeout}s; killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "${dir}/uwsgi.pid"
+}
+
+# http_status prints the status GET URL answers with, or nothing while nothing listens. It uses Debian's
+# python3, which every uWSGI-run component here needs anyway.
+http_status() {
+	/usr/bin/python3 - "$1" <<'EOF' 2>/dev/null || true
+import sys, urllib.error, urllib.request
+try:
+    print(urllib.request.urlopen(sys.argv[1], timeout=5).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+EOF
+}

@@ -130,25 +130,6 @@ db_upgrade() {
 	fi
 }
 
-pid_of() {
-	local pidfile="$1/uwsgi.pid" pid
-	[[ -s "$pidfile" ]] || return 1
-	pid="$(tr -d ' \n' <"$pidfile")"
-	[[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-	printf '%s' "$pid"
-}
-
-# probe prints the status GET / answers with, or nothing while nothing listens.
-probe() {
-	"$PYTHON" - "$1" <<'EOF' 2>/dev/null || true
-import sys, urllib.error, urllib.request
-try:
-    print(urllib.request.urlopen(sys.argv[1], timeout=5).status)
-except urllib.error.HTTPError as e:
-    print(e.code)
-EOF
-}
-
 start() {
 	local upgrade=false
 	if [[ "${1:-}" == "--db-upgrade" ]]; then
@@ -161,8 +142,8 @@ start() {
 	check
 	configure "$dir" "$db_url" "$port"
 	dir="$CONF_DIR"
-	if pid_of "$dir" >/dev/null; then
-		die "a server started in ${dir} is still running (pid $(pid_of "$dir")); stop it first"
+	if uwsgi_pid "$dir" >/dev/null; then
+		die "a server started in ${dir} is still running (pid $(uwsgi_pid "$dir")); stop it first"
 	fi
 	rm -f "${dir}/uwsgi.pid"
 	if $upgrade; then
@@ -196,11 +177,11 @@ EOF
 		die "uwsgi did not start (log: ${dir}/uwsgi.log)"
 	local url="http://127.0.0.1:${port}/" code="" i pid=""
 	for ((i = 0; i < START_TIMEOUT_S * 10; i++)); do
-		code="$(probe "$url")"
+		code="$(http_status "$url")"
 		[[ "$code" == 300 ]] && break
 		# The master writes its pidfile at once; once that process is gone,
 		# waiting longer cannot help.
-		if [[ -s "${dir}/uwsgi.pid" ]] && ! pid_of "$dir" >/dev/null; then
+		if [[ -s "${dir}/uwsgi.pid" ]] && ! uwsgi_pid "$dir" >/dev/null; then
 			break
 		fi
 		sleep 0.1
@@ -210,27 +191,13 @@ EOF
 		stop "$dir" || true
 		die "GET ${url} answered '${code:-nothing}', want 300 (log: ${dir}/uwsgi.log)"
 	fi
-	pid="$(pid_of "$dir" || true)"
+	pid="$(uwsgi_pid "$dir" || true)"
 	ok "reference Barbican on http://127.0.0.1:${port} (pid ${pid:-?}, log ${dir}/uwsgi.log)"
 }
 
 stop() {
 	[[ $# -eq 1 ]] || usage
-	local dir="$1" pid i
-	pid="$(pid_of "$dir")" || {
-		rm -f "${dir}/uwsgi.pid"
-		return 0
-	}
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < STOP_TIMEOUT_S * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		warn "uwsgi ${pid} ignored SIGTERM for ${STOP_TIMEOUT_S}s; killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	rm -f "${dir}/uwsgi.pid"
+	uwsgi_stop "$1" "$STOP_TIMEOUT_S"
 }
 
 main() {

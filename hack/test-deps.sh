@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test-deps.sh provides everything the test suite needs: MariaDB, SoftHSM2,
+# test-deps.sh provides everything the test suite needs: MariaDB, SoftHSM2, RabbitMQ, Keystone,
 # the barbican CLI, the reference Barbican and the envtest binaries. It is idempotent, needs no stdin
 # and is what `make test` runs first.
 #
@@ -11,6 +11,8 @@
 #   KUBEBUILDER_ASSETS      directory holding kube-apiserver and etcd
 #   SOFTHSM2_MODULE         SoftHSM2 PKCS#11 module
 #   KEYMANAGER_TEST_BARBICAN hack/reference-barbican.sh, which runs the reference Barbican
+#   KEYMANAGER_TEST_KEYSTONE hack/keystone.sh, which runs Keystone (started here; tests call `start` again)
+#   KEYMANAGER_TEST_AMQP_URL RabbitMQ, where Keystone publishes its notifications
 set -euo pipefail
 # shellcheck source=hack/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -33,7 +35,7 @@ log "test dependencies (CI=${CI:-false}, cache ${KM_CACHE_DIR})"
 mkdir -p "$KM_BIN_DIR" "$KM_CACHE_DIR"
 
 # One apt transaction for every Debian package keeps apt-get update to once.
-apt_install mariadb-server mariadb-client softhsm2 python3-barbicanclient python3-openstackclient python3-cryptography ||
+apt_install mariadb-server mariadb-client softhsm2 python3-barbicanclient python3-openstackclient python3-cryptography python3-castellan ||
 	gaps+=("Debian packages")
 
 log "SoftHSM2"
@@ -63,6 +65,21 @@ if bash "${REPO_ROOT}/hack/deps/barbican.sh"; then
 else
 	is_ci && exit 1
 	gaps+=("reference Barbican")
+fi
+
+# Before Keystone, which publishes its notifications to it.
+if bash "${REPO_ROOT}/hack/deps/rabbitmq.sh"; then
+	add_export KEYMANAGER_TEST_AMQP_URL "amqp://guest:guest@127.0.0.1:5672/"
+else
+	is_ci && exit 1
+	gaps+=("RabbitMQ")
+fi
+
+if bash "${REPO_ROOT}/hack/deps/keystone.sh"; then
+	add_export KEYMANAGER_TEST_KEYSTONE "${REPO_ROOT}/hack/keystone.sh"
+else
+	is_ci && exit 1
+	gaps+=("Keystone")
 fi
 
 if assets="$(bash "${REPO_ROOT}/hack/deps/envtest.sh")"; then

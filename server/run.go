@@ -17,8 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/keymanager-io/keymanager/server/api"
-	"github.com/keymanager-io/keymanager/server/auth"
 	"github.com/keymanager-io/keymanager/server/config"
+	"github.com/keymanager-io/keymanager/server/keystonelistener"
 	"github.com/keymanager-io/keymanager/server/orders"
 	"github.com/keymanager-io/keymanager/server/policy"
 	"github.com/keymanager-io/keymanager/server/store"
@@ -34,6 +34,8 @@ type Server struct {
 	db      *store.DB
 	handler http.Handler
 	orders  *orders.Pool
+	// listener, when --keystone-notifications-url is set, deletes the resources of projects deleted in Keystone.
+	listener *keystonelistener.Listener
 }
 
 // clock is the one clock of the server: the store, the secret stores and the API all read it.
@@ -44,7 +46,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	warnExposedNoAuth(cfg, log)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the data directory %s: %w", cfg.DataDir, err)
 	}
@@ -83,6 +84,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if err != nil {
 		return nil, err
 	}
+	authn, err := newAuthenticator(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	a, err := api.New(api.Config{
 		HostHref:               cfg.HostHref,
 		MaxSecretBytes:         cfg.MaxSecretBytes,
@@ -95,13 +100,20 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 			Containers: config.QuotaValue(cfg.Quotas.Containers), Consumers: config.QuotaValue(cfg.Quotas.Consumers),
 			CAs: config.QuotaValue(cfg.Quotas.CAs)},
 	}, api.Deps{
-		DB: db, Secrets: secrets, Policy: enforcer, Auth: auth.NoAuth{AdminRole: cfg.AdminRole},
+		DB: db, Secrets: secrets, Policy: enforcer, Auth: authn,
 		Logger: log, Registry: reg, Now: clock, Orders: pool,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, log: log, db: db, handler: a.Handler(), orders: pool}, nil
+	srv := &Server{cfg: cfg, log: log, db: db, handler: a.Handler(), orders: pool}
+	if n := cfg.Auth.Notifications; n.URL != "" {
+		if srv.listener, err = keystonelistener.New(keystonelistener.Config{URL: string(n.URL), Exchange: n.Exchange,
+			Topic: n.Topic, Queue: n.Queue, Logger: log}, db); err != nil {
+			return nil, err
+		}
+	}
+	return srv, nil
 }
 
 // OpenDB opens the configured database.
@@ -146,11 +158,14 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.orders.Start()
+	stopListener := s.startListener(ctx)
+	defer stopListener()
 	s.log.Info("serving the Barbican v1 API", slog.String("listen", ln.Addr().String()),
 		slog.String("database", s.db.Dialect()), slog.String("version", Version))
 	select {
 	case err := <-errc:
 		_ = s.orders.Stop(context.Background())
+		stopListener()
 		_ = s.db.Close()
 		return fmt.Errorf("serving HTTP: %w", err)
 	case <-ctx.Done():
@@ -166,6 +181,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	if oerr := s.orders.Stop(shutdownCtx); oerr != nil && !errors.Is(oerr, context.DeadlineExceeded) {
 		err = errors.Join(err, oerr)
 	}
+	stopListener()
 	if cerr := s.db.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("closing the database: %w", cerr))
 	}
@@ -186,4 +202,22 @@ func NewLogger(level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
 	}
 	return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+}
+
+// startListener runs the Keystone notification listener, if configured, and returns what stops it and waits
+// for it (idempotent): it must be done before the database closes.
+func (s *Server) startListener(ctx context.Context) func() {
+	if s.listener == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.listener.Run(ctx, nil)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }

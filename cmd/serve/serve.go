@@ -31,8 +31,16 @@ No-auth makes every client that reaches the server the project it names, and adm
 server refuses a --listen address other than loopback: put an authenticating proxy in front of 127.0.0.1, or,
 on a trusted network only, pass --insecure-noauth-any-address (it then warns at every start).
 
+Behind Keystone (--auth keystone), X-Auth-Token is validated against Keystone's v3 API with a service user
+(--keystone-auth-url, --keystone-username, --keystone-project-name, and the password in
+--keystone-password-file or KEYMANAGER_KEYSTONE_PASSWORD); validated tokens are cached for
+--keystone-token-cache-time (never past their expiry) and a Keystone that cannot be reached makes the API
+answer 503. --auth token-file serves small installations with static tokens (--token-file). See
+docs/keystone.md.
+
 Taking over a Barbican deployment, --barbican-conf reads its barbican.conf: the database URL, the
-[simple_crypto_plugin] kek lines, host_href, the size and paging limits. Against a database that already
+[simple_crypto_plugin] kek lines, host_href, the size and paging limits, and [keystone_authtoken] (which
+selects --auth keystone). Against a database that already
 holds secrets the server checks that the KEKs unwrap them and never generates a KEK, and it changes the
 schema of neither (unless it is SQLite or empty) without --db-auto-migrate=true or 'manage db upgrade'.
 
@@ -41,7 +49,8 @@ defaults < barbican.conf < environment < command line. KEYMANAGER_KEK may hold t
 separated, active first) instead of a file.`,
 		Example: `  keymanager manage db upgrade --barbican-conf /etc/barbican/barbican.conf && keymanager serve --barbican-conf /etc/barbican/barbican.conf
   KEYMANAGER_DB_URL=mysql://barbican:PASSWORD@db:3306/barbican keymanager serve --host-href https://kms.example.com
-  keymanager serve --listen 10.0.0.5:9311 --insecure-noauth-any-address   # trusted network only`,
+  keymanager serve --listen 10.0.0.5:9311 --insecure-noauth-any-address   # trusted network only
+  KEYMANAGER_KEYSTONE_PASSWORD=... keymanager serve --auth keystone --listen :9311 --keystone-auth-url http://keystone:5000/v3 --keystone-username barbican --keystone-project-name service`,
 		Args: cobra.NoArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cfg.Resolve(cmd.Flags(), os.LookupEnv); err != nil {

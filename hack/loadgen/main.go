@@ -59,12 +59,17 @@ func main() {
 			errs[op]++
 		}
 	}
+	// A Keystone or token-file token comes from the environment: a command line is visible to every user.
+	token := os.Getenv("KEYMANAGER_LOADGEN_TOKEN")
 	do := func(method, path, accept string, body []byte) (int, []byte, time.Duration) {
 		req, err := http.NewRequestWithContext(context.Background(), method, base+path, bytes.NewReader(body))
 		if err != nil {
 			return 0, nil, 0
 		}
 		req.Header.Set("X-Project-Id", *project)
+		if token != "" {
+			req.Header.Set("X-Auth-Token", token)
+		}
 		if body != nil {
 			req.Header.Set("Content-Type", "application/json")
 		}

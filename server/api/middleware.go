@@ -133,6 +133,14 @@ func (a *API) withAuth(next http.Handler) http.Handler {
 						w.Header().Add(k, v)
 					}
 				}
+				if ae.Body != nil {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(status)
+					if r.Method != http.MethodHead {
+						_, _ = w.Write(ae.Body)
+					}
+					return
+				}
 			} else {
 				logger(r).Warn("authentication failed", slog.Any("error", err))
 			}

@@ -1,7 +1,7 @@
 // Package auth turns an incoming request into the caller's identity: the request context that every
-// handler and the policy engine read. It has one implementation today, the no-auth pipeline of the reference
-// Barbican (identity from X-Project-Id / X-Roles / X-User-Id headers); Keystone token validation will implement
-// the same Authenticator interface.
+// handler and the policy engine read. Its implementations are the no-auth pipeline of the reference
+// Barbican (identity from X-Project-Id / X-Roles / X-User-Id headers), Keystone token validation (what
+// keystonemiddleware's authtoken does in front of the reference) and a static token file.
 package auth
 
 import (
@@ -20,6 +20,8 @@ type Context struct {
 	UserDomainID    string
 	ProjectDomainID string
 	Roles           []string
+	// SystemScope is "all" for a system-scoped Keystone token.
+	SystemScope string
 	// IsAdmin is informational (admin_role in roles), as in Barbican: no default policy reads it.
 	IsAdmin bool
 }
@@ -33,6 +35,7 @@ func (c *Context) Credentials() policy.Credentials {
 		UserDomainID:    c.UserDomainID,
 		ProjectDomainID: c.ProjectDomainID,
 		Roles:           c.Roles,
+		SystemScope:     c.SystemScope,
 	}
 }
 
@@ -69,6 +72,8 @@ type Error struct {
 	Status  int
 	Message string
 	Header  http.Header
+	// Body, when set, is the whole JSON answer (keystonemiddleware's own error shape) instead of Barbican's.
+	Body []byte
 }
 
 func (e *Error) Error() string { return e.Message }

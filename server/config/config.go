@@ -44,12 +44,14 @@ type Config struct {
 	KEKs      []simplecrypto.Key
 	KEKSource string
 
-	// Read from --barbican-conf but not used by the server yet: the secret stores and quotas are wired by the
-	// API work on secret stores and quotas, [keystone_authtoken] by Keystone support. KeystoneAuthtoken holds
-	// a password and prints without values.
+	// Read from --barbican-conf: the secret stores, the quotas and [keystone_authtoken] (whose settings also
+	// fill Auth.Keystone). KeystoneAuthtoken holds a password and prints without values.
 	SecretStores      SecretStores
 	Quotas            Quotas
 	KeystoneAuthtoken SectionValues
+
+	// Auth is --auth and what it needs.
+	Auth Auth
 
 	PolicyFile         string
 	EnforceNewDefaults bool
@@ -114,6 +116,7 @@ func Default() Config {
 		DBAutoMigrate:   AutoMigrateAuto,
 		SQLiteSync:      "FULL",
 		AdminRole:       "admin",
+		Auth:            defaultAuth(),
 		MaxSecretBytes:  limits.MaxSecretBytes,
 		MaxRequestBytes: limits.MaxRequestBytes,
 		DefaultLimit:    limits.DefaultLimit,
@@ -149,6 +152,7 @@ func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.HostHref, "host-href", c.HostHref, "base URL of hrefs in responses, e.g. https://barbican.example.com:9311 (default: derived from each request's Host header)")
 	c.AddStoreFlags(fs)
 	c.AddQuotaFlags(fs)
+	c.AddAuthFlags(fs)
 	fs.StringVar(&c.PolicyFile, "policy-file", c.PolicyFile, "policy YAML file overriding Barbican's default rules by name")
 	fs.BoolVar(&c.EnforceNewDefaults, "enforce-new-defaults", c.EnforceNewDefaults, "use the secure-RBAC rules (admin/member/reader) instead of Barbican's legacy ones (admin/creator/observer/audit)")
 	fs.StringVar(&c.AdminRole, "admin-role", c.AdminRole, "role given to no-auth requests without X-Roles")
@@ -239,6 +243,11 @@ func (c *Config) Resolve(fs *pflag.FlagSet, lookup func(string) (string, bool)) 
 		return err
 	}
 	c.DBURLFromBarbicanConf = conf != nil && conf.DatabaseURL != "" && !onCommandLine["db-url"] && !inEnv("db-url")
+	if fs.Lookup("keystone-password-file") != nil {
+		if err := c.resolveKeystonePassword(lookup); err != nil {
+			return err
+		}
+	}
 
 	if fs.Lookup("kek-file") == nil || onCommandLine["kek-file"] {
 		return nil
@@ -305,6 +314,9 @@ func (c *Config) applyBarbicanConf(fs *pflag.FlagSet, conf *BarbicanConf) error 
 	setInt("quota-consumers", conf.Quotas.Consumers)
 	setInt("quota-cas", conf.Quotas.CAs)
 	c.KeystoneAuthtoken = conf.KeystoneAuthtoken
+	if err := c.applyKeystoneAuthtoken(fs, conf.KeystoneAuthtoken, conf.Path); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -313,9 +325,10 @@ func (c *Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen %q: want host:port, e.g. 127.0.0.1:9311", c.Listen))
-	} else if !c.ListenIsLoopback() && !c.InsecureNoAuthAnyAddress {
+	} else if c.Auth.Mode == AuthNoAuth && !c.ListenIsLoopback() && !c.InsecureNoAuthAnyAddress {
 		errs = append(errs, noAuthExposedError(c.Listen))
 	}
+	errs = append(errs, c.validateAuth()...)
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty"))
 	}
@@ -346,10 +359,10 @@ func (c *Config) Validate() error {
 
 // noAuthExposedError refuses no-auth on an address other hosts can reach.
 func noAuthExposedError(listen string) error {
-	return fmt.Errorf("--listen %s is not a loopback address, and in no-auth mode (the only mode until Keystone "+
-		"support) the server trusts the X-Project-Id and X-Roles headers and makes a request without X-Roles "+
-		"admin: anyone who reaches it can read every secret. Listen on 127.0.0.1 behind an authenticating proxy, "+
-		"or, on a trusted network only, pass --insecure-noauth-any-address (KEYMANAGER_INSECURE_NOAUTH_ANY_ADDRESS=true)",
+	return fmt.Errorf("--listen %s is not a loopback address, and in no-auth mode (--auth noauth, the default) "+
+		"the server trusts the X-Project-Id and X-Roles headers and makes a request without X-Roles "+
+		"admin: anyone who reaches it can read every secret. Use --auth keystone or --auth token-file, listen on 127.0.0.1 "+
+		"behind an authenticating proxy, or, on a trusted network only, pass --insecure-noauth-any-address (KEYMANAGER_INSECURE_NOAUTH_ANY_ADDRESS=true)",
 		listen)
 }
 

@@ -77,10 +77,10 @@ func TestValidate(t *testing.T) {
 }
 
 func TestNoAuthRefusesNonLoopbackListen(t *testing.T) {
-	want := "--listen 0.0.0.0:9311 is not a loopback address, and in no-auth mode (the only mode until Keystone " +
-		"support) the server trusts the X-Project-Id and X-Roles headers and makes a request without X-Roles " +
-		"admin: anyone who reaches it can read every secret. Listen on 127.0.0.1 behind an authenticating proxy, " +
-		"or, on a trusted network only, pass --insecure-noauth-any-address (KEYMANAGER_INSECURE_NOAUTH_ANY_ADDRESS=true)"
+	want := "--listen 0.0.0.0:9311 is not a loopback address, and in no-auth mode (--auth noauth, the default) " +
+		"the server trusts the X-Project-Id and X-Roles headers and makes a request without X-Roles " +
+		"admin: anyone who reaches it can read every secret. Use --auth keystone or --auth token-file, listen on " +
+		"127.0.0.1 behind an authenticating proxy, or, on a trusted network only, pass --insecure-noauth-any-address (KEYMANAGER_INSECURE_NOAUTH_ANY_ADDRESS=true)"
 	c := Default()
 	c.Listen = "0.0.0.0:9311"
 	if err := c.Validate(); err == nil || err.Error() != want {
@@ -89,6 +89,11 @@ func TestNoAuthRefusesNonLoopbackListen(t *testing.T) {
 	c.InsecureNoAuthAnyAddress = true
 	if err := c.Validate(); err != nil {
 		t.Fatalf("the explicit flag should allow it: %v", err)
+	}
+	c.InsecureNoAuthAnyAddress = false
+	c.Auth.Mode, c.Auth.TokenFile = AuthTokenFile, "/etc/keymanager/tokens"
+	if err := c.Validate(); err != nil {
+		t.Fatalf("an authenticating mode may listen anywhere: %v", err)
 	}
 }
 

@@ -77,7 +77,7 @@ func benchStore(b *testing.B, db *DB) {
 
 // seed inserts n secrets with payload rows into a project using multi-row
 // inserts in one transaction, outside the timed part.
-func seed(b *testing.B, db *DB, kek *KEKDatum, projectID string, n int) {
+func seed(b testing.TB, db *DB, kek *KEKDatum, projectID string, n int) {
 	b.Helper()
 	const chunk = 500
 	base := time.Now().Add(-time.Duration(n) * time.Second)

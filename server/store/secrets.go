@@ -80,50 +80,25 @@ var textTimes = strings.NewReplacer("s.created_at,", "+s.created_at,", "s.update
 	"s.deleted_at,", "+s.deleted_at,", "s.expiration,", "+s.expiration,", "e.created_at,", "+e.created_at,",
 	"e.updated_at,", "+e.updated_at,", "k.created_at,", "+k.created_at,", "k.updated_at,", "+k.updated_at,")
 
-// readColumns are the columns of a secret read: per dialect, with or without consumers and the payload row.
-// They are built once: every read selects one of these eight texts.
-var readColumns = func() map[readShape]string {
-	m := map[readShape]string{}
+// listColumns are the columns of a list page: per dialect, with or without consumers. They are built once:
+// every list selects one of these four texts.
+var listColumns = func() map[listShape]string {
+	m := map[listShape]string{}
 	for _, d := range []string{DialectSQLite, DialectMySQL} {
 		for _, consumers := range []bool{false, true} {
-			for _, payload := range []bool{false, true} {
-				cols := secretColumns + summaryColumns(d, consumers)
-				if payload {
-					cols += payloadColumns
-				}
-				if d == DialectSQLite {
-					cols = textTimes.Replace(cols)
-				}
-				m[readShape{d, consumers, payload}] = cols
+			cols := secretColumns + summaryColumns(d, consumers)
+			if d == DialectSQLite {
+				cols = textTimes.Replace(cols)
 			}
+			m[listShape{d, consumers}] = cols
 		}
 	}
 	return m
 }()
 
-type readShape struct {
-	dialect            string
-	consumers, payload bool
-}
-
-// Secret returns a live secret (not deleted, not expired at tx.Now) of any project, or ErrNotFound: one query
-// (with the payload row when asked), plus one each for an ACL's users and for consumers (when asked and
-// present).
-func (tx *Tx) Secret(id string, o LoadOptions) (*SecretView, error) {
-	cols, join := readColumns[readShape{tx.Dialect(), o.Consumers, o.Payload}], ""
-	if o.Payload {
-		join = payloadJoin
-	}
-	views, err := tx.querySecrets(true, "SELECT "+cols+" FROM secrets s JOIN projects p ON p.id = s.project_id"+join+
-		" WHERE s.id = ? AND s.deleted = 0 AND (s.expiration IS NULL OR s.expiration > ?)",
-		[]any{id, formatTime(tx.now)}, o.Consumers, o.Payload, nil)
-	if err != nil {
-		return nil, fmt.Errorf("look up secret: %w", err)
-	}
-	if len(views) == 0 {
-		return nil, fmt.Errorf("secret: %w", ErrNotFound)
-	}
-	return &views[0], nil
+type listShape struct {
+	dialect   string
+	consumers bool
 }
 
 // CreateSecret inserts s (its ID, timestamps and status are filled when empty) and, when p is not nil, its

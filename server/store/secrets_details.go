@@ -8,10 +8,11 @@ import (
 	"time"
 )
 
-// Secret reads are the hot path of the API (every get, payload get and list). One query returns the secret
+// Secret reads are the hot path of the API (every get, payload get and list). A list page returns the secret
 // rows together with a summary of their payload and ACL computed by correlated sub-selects -- index probes on
-// secret_id -- and rows are scanned with database/sql rather than gorm's reflection. The rare extras (ACL user
-// lists, consumers) cost one more query only for the secrets that have them.
+// secret_id -- and a single secret is read by joins (secret_get.go); rows are scanned with database/sql rather
+// than gorm's reflection. The rare extras (ACL user lists, consumers) cost one more query only for the secrets
+// that have them.
 
 // summaryColumns are appended to secretColumns: the content type (the store metadata's, else the first
 // encrypted_data row's), whether the secret has a payload (store metadata or encrypted data), whether it has a
@@ -34,12 +35,7 @@ func summaryColumns(dialect string, consumers bool) string {
 	return cols
 }
 
-// payloadJoin and payloadColumns add a secret's first encrypted_data row and its kek_data row to a secret
-// query, so that a payload read costs one query.
-const payloadJoin = " LEFT JOIN encrypted_data e ON e.id = (SELECT e2.id FROM encrypted_data e2" +
-	" WHERE e2.secret_id = s.id AND e2.deleted = 0 ORDER BY e2.created_at, e2.id LIMIT 1)" +
-	" LEFT JOIN kek_data k ON k.id = e.kek_id"
-
+// payloadColumns are an encrypted_data row (e) and its kek_data row (k), for a payload read.
 const payloadColumns = ", e.id, e.created_at, e.updated_at, e.status, e.content_type, e.kek_id, e.cypher_text," +
 	" e.kek_meta_extended, k.id, k.created_at, k.updated_at, k.status, k.plugin_name, k.kek_label, k.project_id," +
 	" k.active, k.bind_completed, k.algorithm, k.bit_length, k.mode, k.plugin_meta"
@@ -92,11 +88,11 @@ func (p *payloadScan) fill(v *SecretView) {
 	v.KEK = k
 }
 
-// querySecrets runs a query selecting secretColumns + summaryColumns (+ payloadColumns when payload) and
-// completes the views: ACL users and (when asked) consumers are loaded for the secrets that have them.
-// fixed says the query text is one of the closed set of hot-path texts (see Tx.queryFixed). When total is not
-// nil the query selects one more column, the same integer on every row (a list's total), scanned into it.
-func (tx *Tx) querySecrets(fixed bool, query string, args []any, consumers, payload bool, total *int) ([]SecretView, error) {
+// querySecrets runs a query selecting secretColumns + summaryColumns and completes the views: ACL users and
+// (when asked) consumers are loaded for the secrets that have them. fixed says the text is one of the closed
+// set of hot-path texts (see Tx.queryFixed). When total is not nil the query selects one more column, the same
+// integer on every row (a list's total), scanned into it.
+func (tx *Tx) querySecrets(fixed bool, query string, args []any, consumers bool, total *int) ([]SecretView, error) {
 	run := tx.query
 	if fixed {
 		run = tx.queryFixed
@@ -110,35 +106,17 @@ func (tx *Tx) querySecrets(fixed bool, query string, args []any, consumers, payl
 	var withACL, withConsumers []string
 	for rows.Next() {
 		var v SecretView
-		var name, secretType, algorithm, mode, creator, contentType sql.NullString
-		var bits sql.NullInt64
+		var sc secretScan
+		var contentType sql.NullString
 		var hasPayload, hasACL, hasConsumers sql.NullBool
-		dest := []any{&v.ID, dbTimeScanner{&v.CreatedAt}, dbTimeScanner{&v.UpdatedAt},
-			nullDBTimeScanner{&v.DeletedAt}, &v.Deleted, &v.Status, &name, &secretType,
-			nullDBTimeScanner{&v.Expiration}, &algorithm, &bits, &mode, &creator, &v.ProjectID, &v.ProjectExternalID,
-			&contentType, &hasPayload, &hasACL, &hasConsumers}
-		var pl payloadScan
-		if payload {
-			dest = append(dest, pl.dest()...)
-		}
+		dest := append(sc.dest(&v), &contentType, &hasPayload, &hasACL, &hasConsumers)
 		if total != nil {
 			dest = append(dest, total)
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("scan secret: %w", classify(err))
 		}
-		if payload {
-			pl.fill(&v)
-		}
-		v.Name, v.Algorithm, v.Mode, v.CreatorID = nullString(name), nullString(algorithm), nullString(mode), nullString(creator)
-		if bits.Valid {
-			b := int(bits.Int64)
-			v.BitLength = &b
-		}
-		v.SecretType = secretType.String
-		if v.SecretType == "" {
-			v.SecretType = DefaultSecretType
-		}
+		sc.fill(&v)
 		v.HasPayload = hasPayload.Bool
 		v.ContentType = contentType.String
 		if consumers {
@@ -155,13 +133,40 @@ func (tx *Tx) querySecrets(fixed bool, query string, args []any, consumers, payl
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read secrets: %w", classify(err))
 	}
+	return views, tx.loadSecretExtras(views, withACL, withConsumers)
+}
+
+// loadSecretExtras loads the ACL users of the views listed in withACL and the consumers of those in
+// withConsumers, a query each when any is listed.
+func (tx *Tx) loadSecretExtras(views []SecretView, withACL, withConsumers []string) error {
 	if err := tx.loadACLs(views, withACL); err != nil {
-		return nil, err
+		return err
 	}
-	if err := tx.loadConsumers(views, withConsumers); err != nil {
-		return nil, err
+	return tx.loadConsumers(views, withConsumers)
+}
+
+// secretScan receives secretColumns.
+type secretScan struct {
+	name, secretType, algorithm, mode, creator sql.NullString
+	bits                                       sql.NullInt64
+}
+
+func (sc *secretScan) dest(v *SecretView) []any {
+	return []any{&v.ID, dbTimeScanner{&v.CreatedAt}, dbTimeScanner{&v.UpdatedAt},
+		nullDBTimeScanner{&v.DeletedAt}, &v.Deleted, &v.Status, &sc.name, &sc.secretType,
+		nullDBTimeScanner{&v.Expiration}, &sc.algorithm, &sc.bits, &sc.mode, &sc.creator, &v.ProjectID, &v.ProjectExternalID}
+}
+
+func (sc *secretScan) fill(v *SecretView) {
+	v.Name, v.Algorithm, v.Mode, v.CreatorID = nullString(sc.name), nullString(sc.algorithm), nullString(sc.mode), nullString(sc.creator)
+	if sc.bits.Valid {
+		b := int(sc.bits.Int64)
+		v.BitLength = &b
 	}
-	return views, nil
+	v.SecretType = sc.secretType.String
+	if v.SecretType == "" {
+		v.SecretType = DefaultSecretType
+	}
 }
 
 // loadACLs fills ReadACL of the views whose ids are listed, users sorted by id.

@@ -32,7 +32,7 @@ type SecretQuery struct {
 
 	Created, Updated, Expiration []TimeFilter
 
-	Sort          []SortKey // empty = created_at ASC; id ASC is always the final tiebreak
+	Sort          []SortKey // empty = created_at ASC; id is the final tiebreak, in the last key's direction
 	Offset, Limit int       // Limit <= 0 = no limit
 	Consumers     bool      // load consumers for the page (one query for the whole page)
 }
@@ -50,6 +50,42 @@ var timeOps = map[string]string{"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "l
 // page's details cost three queries; the unfiltered project total reads the
 // counter table instead of counting rows (see MIGRATIONS.md).
 func (tx *Tx) ListSecrets(q SecretQuery) (page []SecretView, total int, err error) {
+	st, err := tx.secretListStatement(q)
+	if err != nil {
+		return nil, 0, err
+	}
+	var totalPtr *int
+	if st.counted {
+		totalPtr = &total
+	}
+	page, err = tx.querySecrets(st.fixed, st.page, st.pageArgs, q.Consumers, totalPtr)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list secrets: %w", err)
+	}
+	switch {
+	case !st.counted:
+		total, err = tx.count(st.count, st.countArgs...)
+	case len(page) == 0: // no row carried the total
+		total, err = tx.projectSecretTotal(q.ProjectID)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("list secrets: count: %w", err)
+	}
+	return page, total, nil
+}
+
+// secretListStatement is what a list sends: the page query, and either the total in the page's rows (counted)
+// or a count query.
+type secretListStatement struct {
+	page      string
+	pageArgs  []any
+	fixed     bool // page is one of the closed set of hot-path texts (Tx.queryFixed)
+	counted   bool
+	count     string
+	countArgs []any
+}
+
+func (tx *Tx) secretListStatement(q SecretQuery) (*secretListStatement, error) {
 	from := "secrets s JOIN projects p ON p.id = s.project_id"
 	where := []string{"s.deleted = 0", "(s.expiration IS NULL OR s.expiration > ?)"}
 	args := []any{formatTime(tx.now)}
@@ -68,7 +104,7 @@ func (tx *Tx) ListSecrets(q SecretQuery) (page []SecretView, total int, err erro
 		where = append(where, "s.project_id = ?")
 		args = append(args, q.ProjectID)
 	default:
-		return nil, 0, fmt.Errorf("list secrets: neither project nor ACL user given")
+		return nil, fmt.Errorf("list secrets: neither project nor ACL user given")
 	}
 	// Text filters and sorts compare as MariaDB's default collation does, on SQLite too (see collation.go).
 	if q.Name != "" {
@@ -93,7 +129,7 @@ func (tx *Tx) ListSecrets(q SecretQuery) (page []SecretView, total int, err erro
 		for _, f := range tf.filters {
 			op, ok := timeOps[f.Op]
 			if !ok {
-				return nil, 0, fmt.Errorf("list secrets: unknown time filter operator %q", f.Op)
+				return nil, fmt.Errorf("list secrets: unknown time filter operator %q", f.Op)
 			}
 			add("s."+tf.column+" "+op+" ?", formatTime(f.Value))
 		}
@@ -102,7 +138,7 @@ func (tx *Tx) ListSecrets(q SecretQuery) (page []SecretView, total int, err erro
 	for _, k := range q.Sort {
 		text, ok := sortColumns[k.Column]
 		if !ok {
-			return nil, 0, fmt.Errorf("list secrets: unknown sort column %q", k.Column)
+			return nil, fmt.Errorf("list secrets: unknown sort column %q", k.Column)
 		}
 		dir := " ASC"
 		if k.Desc {
@@ -114,10 +150,16 @@ func (tx *Tx) ListSecrets(q SecretQuery) (page []SecretView, total int, err erro
 		}
 		order = append(order, column+dir)
 	}
+	// The id breaks ties so that pages never overlap; it runs the way the last key runs, so that a sort by
+	// created_at either way reads the list index (project_id, deleted, created_at, id) forwards or backwards
+	// and stops after the page, instead of sorting every secret of the project.
+	tiebreak := "s.id ASC"
 	if len(order) == 0 {
 		order = append(order, "s.created_at ASC")
+	} else if q.Sort[len(q.Sort)-1].Desc {
+		tiebreak = "s.id DESC"
 	}
-	order = append(order, "s.id ASC")
+	order = append(order, tiebreak)
 	limit := q.Limit
 	if limit <= 0 {
 		limit = math.MaxInt32
@@ -128,29 +170,22 @@ func (tx *Tx) ListSecrets(q SecretQuery) (page []SecretView, total int, err erro
 	// An unfiltered project list reads its total from the counters in the page's own query, so the usual list
 	// costs one statement; a filtered one counts its matches in a second.
 	counted := !filtered && q.ACLUserID == "" && tx.db.counterReady.Load()
-	cols, pageArgs := readColumns[readShape{tx.Dialect(), q.Consumers, false}], []any{}
-	var totalPtr *int
+	st := &secretListStatement{counted: counted}
+	cols := listColumns[listShape{tx.Dialect(), q.Consumers}]
 	if counted {
 		cols += ", (" + projectSecretTotalSQL + ") AS total"
-		pageArgs = append(pageArgs, q.ProjectID, q.ProjectID, formatTime(tx.now))
-		totalPtr = &total
+		st.pageArgs = append(st.pageArgs, q.ProjectID, q.ProjectID, formatTime(tx.now))
+	} else {
+		st.count, st.countArgs = "SELECT COUNT(*) FROM "+from+" WHERE "+whereSQL, args
 	}
-	pageArgs = append(append(pageArgs, args...), limit, offset)
-	page, err = tx.querySecrets(false, "SELECT "+cols+" FROM "+from+" WHERE "+whereSQL+" ORDER BY "+
-		strings.Join(order, ", ")+" LIMIT ? OFFSET ?", pageArgs, q.Consumers, false, totalPtr)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list secrets: %w", err)
-	}
-	switch {
-	case !counted:
-		total, err = tx.count("SELECT COUNT(*) FROM "+from+" WHERE "+whereSQL, args...)
-	case len(page) == 0: // no row carried the total
-		total, err = tx.projectSecretTotal(q.ProjectID)
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("list secrets: count: %w", err)
-	}
-	return page, total, nil
+	st.pageArgs = append(append(st.pageArgs, args...), limit, offset)
+	st.page = "SELECT " + cols + " FROM " + from + " WHERE " + whereSQL + " ORDER BY " + strings.Join(order, ", ") +
+		" LIMIT ? OFFSET ?"
+	// The usual list -- a project's, unfiltered, in the default order -- is one of two texts per dialect (with
+	// consumers or not) and runs as a prepared statement; the others are built from request input and are not
+	// kept.
+	st.fixed = counted && len(q.Sort) == 0
+	return st, nil
 }
 
 // projectSecretTotalSQL is the number of live secrets of a project (arguments: project id twice, now) without

@@ -259,3 +259,103 @@ func TestKEKActivation(t *testing.T) {
 		}
 	})
 }
+
+// TestSecretReadFoldsRows checks the folding of a secret read's joined rows (secret_get.go) on secrets with
+// several store-metadata and encrypted-data rows, some deleted, against the list page's sub-selects, which
+// state the same rules in SQL: both must agree on every secret, and the payload must be the earliest live
+// encrypted datum.
+func TestSecretReadFoldsRows(t *testing.T) {
+	dialects(t, func(t *testing.T, db *DB) {
+		f, pid := newFixture(t, db, "folds")
+		t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		datum := func(secretID, contentType, cipher string, at time.Time, deleted bool) *EncryptedDatum {
+			d := &EncryptedDatum{SecretID: secretID, KEKID: f.kek.ID, ContentType: ptr(contentType), CypherText: ptr(cipher)}
+			d.init(at, StatusActive)
+			d.Deleted = deleted
+			return d
+		}
+		meta := func(secretID, key, value string, at time.Time, deleted bool) *SecretStoreMetadatum {
+			m := &SecretStoreMetadatum{SecretID: secretID, Key: key, Value: value}
+			m.init(at, StatusActive)
+			m.Deleted = deleted
+			return m
+		}
+		type want struct {
+			contentType, cipher string
+			hasPayload          bool
+		}
+		cases := map[string]struct {
+			rows []any
+			want want
+		}{
+			"metadata content type wins over the data's; the earliest of two": {
+				rows: []any{meta("", "content_type", "text/late", t0.Add(2*time.Second), false),
+					meta("", "content_type", "text/early", t0.Add(time.Second), false),
+					meta("", "content_type", "text/deleted", t0, true),
+					meta("", "plugin_name", "p", t0, false),
+					datum("", "text/data", "late", t0.Add(3*time.Second), false),
+					datum("", "text/data", "early", t0.Add(2*time.Second), false),
+					datum("", "text/data", "deleted", t0, true)},
+				want: want{"text/early", "early", true},
+			},
+			"without content_type metadata the earliest datum's": {
+				rows: []any{meta("", "plugin_name", "p", t0, false),
+					datum("", "text/second", "b", t0.Add(time.Second), false),
+					datum("", "text/first", "a", t0, false)},
+				want: want{"text/first", "a", true},
+			},
+			"metadata alone is a payload without a content type": {
+				rows: []any{meta("", "key_uuid", "x", t0, false)},
+				want: want{"", "", true},
+			},
+			"only deleted rows are no payload": {
+				rows: []any{meta("", "content_type", "text/plain", t0, true), datum("", "text/plain", "x", t0, true)},
+				want: want{"", "", false},
+			},
+		}
+		ids := map[string]string{}
+		for name, tc := range cases {
+			s := f.secret(pid, Secret{Name: ptr(name)}, "")
+			ids[name] = s.ID
+			write(t, db, func(tx *Tx) error {
+				for _, row := range tc.rows {
+					switch r := row.(type) {
+					case *EncryptedDatum:
+						r.SecretID = s.ID
+					case *SecretStoreMetadatum:
+						r.SecretID = s.ID
+					}
+					if err := tx.insert(row); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+		page, _, err := readAt(db, time.Now()).ListSecrets(SecretQuery{ProjectID: pid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed := map[string]SecretView{}
+		for _, v := range page {
+			listed[v.ID] = v
+		}
+		for name, tc := range cases {
+			v, err := readAt(db, time.Now()).Secret(ids[name], LoadOptions{Payload: true})
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			cipher := ""
+			if v.Data != nil {
+				cipher = deref(v.Data.CypherText)
+			}
+			if got := (want{v.ContentType, cipher, v.HasPayload}); got != tc.want {
+				t.Errorf("%s: read %+v, want %+v", name, got, tc.want)
+			}
+			if l := listed[ids[name]]; l.ContentType != v.ContentType || l.HasPayload != v.HasPayload {
+				t.Errorf("%s: the list says content type %q, payload %v; the read %q, %v",
+					name, l.ContentType, l.HasPayload, v.ContentType, v.HasPayload)
+			}
+		}
+	})
+}

@@ -97,7 +97,7 @@ func (tx *Tx) exec(query string, args ...any) (int64, error) {
 }
 
 // queryFixed runs a hand-scanned query whose text comes from a closed set of hot-path statements (a secret by
-// id, with or without its payload and consumers): on a read-only handle through a statement prepared once for
+// id, with or without its payload and consumers; a project's unfiltered list page in the default order): on a read-only handle through a statement prepared once for
 // the reader pool, inside a transaction through its connection. Texts built from request input (list filters and
 // sorts) go through query instead, so the hand-kept statement cache stays bounded.
 func (tx *Tx) queryFixed(query string, args ...any) (*sql.Rows, error) {
