@@ -17,7 +17,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/ from the builders' output")
 
 // TestGoldenObjects pins what the builders render for the seed deployment (simple_crypto plus a capped
-// Proteccio store, a policy and a host_href): any change to a Deployment, Job or ConfigMap shows up as a
+// Proteccio store, Keystone auth, a policy and a host_href): any change to a Deployment, Job or ConfigMap shows up as a
 // reviewable diff of testdata/. Run `go test ./controllers -run Golden -update` to accept one.
 func TestGoldenObjects(t *testing.T) {
 	km := newKeyManager("kms", "barbican", func(s *kmv1.KeyManagerSpec) {
@@ -26,6 +26,11 @@ func TestGoldenObjects(t *testing.T) {
 		s.Database.Port, s.Database.Name = 3306, "barbican"
 		s.Service = kmv1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Port: 9311}
 		s.HostHref = "https://kms.example.com"
+		s.Auth = kmv1.Auth{Mode: kmv1.AuthModeKeystone, Keystone: &kmv1.KeystoneAuth{
+			AuthURL: "https://keystone.example.com/v3", Username: "barbican", UserDomainName: "Default",
+			ProjectName: "service", ProjectDomainName: "Default",
+			PasswordSecretRef: corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "keystone"}, Key: "password"},
+		}}
 		s.PolicyConfigMapRef = &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "policy"}, Key: "policy.yaml"}
 		s.SecretStores = append(s.SecretStores, kmv1.SecretStore{Name: "hsm", GlobalDefault: true,
 			PKCS11: &kmv1.PKCS11Store{HSMBackendRef: corev1.LocalObjectReference{Name: "proteccio"}}})

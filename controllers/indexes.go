@@ -26,6 +26,9 @@ func keyManagerSecrets(o client.Object) []string {
 	if sc := simpleCryptoStore(km); sc != nil {
 		names = append(names, sc.KEKSecretRef.Name)
 	}
+	if ks := keystonePassword(km); ks != nil {
+		names = append(names, ks.Name)
+	}
 	return names
 }
 

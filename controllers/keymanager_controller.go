@@ -233,6 +233,11 @@ func (r *KeyManagerReconciler) gather(ctx context.Context, km *kmv1.KeyManager) 
 			return in, err
 		}
 	}
+	if ks := keystonePassword(km); ks != nil {
+		if err := secret(ks.Name, ks.Key); err != nil {
+			return in, err
+		}
+	}
 	if p := km.Spec.PolicyConfigMapRef; p != nil {
 		cm := &corev1.ConfigMap{}
 		if err := r.Get(ctx, client.ObjectKey{Namespace: km.Namespace, Name: p.Name}, cm); err != nil {

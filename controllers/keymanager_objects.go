@@ -37,19 +37,21 @@ const (
 
 // Paths inside the server and Job containers.
 const (
-	kekDir      = "/etc/keymanager/kek"
-	kekFile     = kekDir + "/kek"
-	policyDir   = "/etc/keymanager/policy"
-	policyFile  = policyDir + "/policy.yaml"
-	dataDir     = "/var/lib/keymanager"
-	apiPort     = 9311
-	serverUID   = 65532
-	envDBUser   = "KEYMANAGER_DB_USERNAME"
-	envDBPass   = "KEYMANAGER_DB_PASSWORD" //nolint:gosec // the name of a variable, not a credential
-	envP11PIN   = "KEYMANAGER_P11_PIN"     //nolint:gosec // the name of a variable, not a credential
-	envDBURL    = "KEYMANAGER_DB_URL"
-	serverName  = "server"
-	migrateName = "migrate"
+	kekDir     = "/etc/keymanager/kek"
+	kekFile    = kekDir + "/kek"
+	policyDir  = "/etc/keymanager/policy"
+	policyFile = policyDir + "/policy.yaml"
+	dataDir    = "/var/lib/keymanager"
+	apiPort    = 9311
+	serverUID  = 65532
+	envDBUser  = "KEYMANAGER_DB_USERNAME"
+	envDBPass  = "KEYMANAGER_DB_PASSWORD" //nolint:gosec // the name of a variable, not a credential
+	envP11PIN  = "KEYMANAGER_P11_PIN"     //nolint:gosec // the name of a variable, not a credential
+	envDBURL   = "KEYMANAGER_DB_URL"
+	// envKeystonePass is the server's KEYMANAGER_KEYSTONE_PASSWORD.
+	envKeystonePass = "KEYMANAGER_KEYSTONE_PASSWORD" //nolint:gosec // the name of a variable, not a credential
+	serverName      = "server"
+	migrateName     = "migrate"
 )
 
 // kmInputs is everything the KeyManager's objects are built from, gathered by the reconciler.
@@ -103,9 +105,19 @@ func renderConfig(in kmInputs) map[string]string {
 		"KEYMANAGER_DATA_DIR":     dataDir,
 		"KEYMANAGER_LOG_FORMAT":   "json",
 		"KEYMANAGER_SECRET_STORE": strings.Join(stores, ";"),
+	}
+	if ks := km.Spec.Auth.Keystone; km.Spec.Auth.Mode == kmv1.AuthModeKeystone && ks != nil {
+		cfg["KEYMANAGER_AUTH"] = "keystone"
+		cfg["KEYMANAGER_KEYSTONE_AUTH_URL"] = ks.AuthURL
+		cfg["KEYMANAGER_KEYSTONE_USERNAME"] = ks.Username
+		cfg["KEYMANAGER_KEYSTONE_USER_DOMAIN_NAME"] = ks.UserDomainName
+		cfg["KEYMANAGER_KEYSTONE_PROJECT_NAME"] = ks.ProjectName
+		cfg["KEYMANAGER_KEYSTONE_PROJECT_DOMAIN_NAME"] = ks.ProjectDomainName
+	} else {
+		cfg["KEYMANAGER_AUTH"] = "noauth"
 		// No-auth trusts the X-Project-Id and X-Roles headers: the Service must be reachable only through an
 		// authenticating proxy or a NetworkPolicy (docs/operator.md).
-		"KEYMANAGER_INSECURE_NOAUTH_ANY_ADDRESS": "true",
+		cfg["KEYMANAGER_INSECURE_NOAUTH_ANY_ADDRESS"] = "true"
 	}
 	if multiple {
 		cfg["KEYMANAGER_ENABLE_MULTIPLE_SECRET_STORES"] = "true"
@@ -164,6 +176,14 @@ func simpleCryptoStore(km *kmv1.KeyManager) *kmv1.SimpleCryptoStore {
 		if s.SimpleCrypto != nil {
 			return s.SimpleCrypto
 		}
+	}
+	return nil
+}
+
+// keystonePassword is the Secret key of the Keystone service user's password, nil without Keystone auth.
+func keystonePassword(km *kmv1.KeyManager) *corev1.SecretKeySelector {
+	if ks := km.Spec.Auth.Keystone; km.Spec.Auth.Mode == kmv1.AuthModeKeystone && ks != nil {
+		return &ks.PasswordSecretRef
 	}
 	return nil
 }
@@ -272,6 +292,9 @@ func buildDeployment(in kmInputs, hash string) *appsv1.Deployment {
 	env := dbEnv(km)
 	if in.hsm != nil {
 		env = append(env, pinEnv(in.hsm))
+	}
+	if ks := keystonePassword(km); ks != nil {
+		env = append(env, corev1.EnvVar{Name: envKeystonePass, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: ks.DeepCopy()}})
 	}
 	// A capped (oversubscribed) budget has no room for a surge pod: roll one pod at a time instead.
 	strategy := appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{

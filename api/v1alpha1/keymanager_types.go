@@ -150,20 +150,62 @@ type PKCS11Store struct {
 }
 
 // AuthMode is how requests are authenticated.
-// +kubebuilder:validation:Enum=noauth
+// +kubebuilder:validation:Enum=noauth;keystone
 type AuthMode string
 
-// AuthModeNoAuth trusts the X-Project-Id and X-Roles headers: put an authenticating proxy or a
-// NetworkPolicy in front of the Service.
-const AuthModeNoAuth AuthMode = "noauth"
+const (
+	// AuthModeNoAuth trusts the X-Project-Id and X-Roles headers: put an authenticating proxy or a
+	// NetworkPolicy in front of the Service.
+	AuthModeNoAuth AuthMode = "noauth"
+	// AuthModeKeystone validates each request's X-Auth-Token with Keystone.
+	AuthModeKeystone AuthMode = "keystone"
+)
 
 // Auth selects request authentication.
+// +kubebuilder:validation:XValidation:rule="self.mode != 'keystone' || has(self.keystone)",message="keystone settings are required with mode keystone"
 type Auth struct {
-	// mode is the authentication mode. Only noauth exists today: the server trusts the X-Project-Id and
-	// X-Roles headers, so restrict who reaches the Service.
+	// mode is the authentication mode: noauth trusts the X-Project-Id and X-Roles headers (restrict who
+	// reaches the Service), keystone validates tokens with Keystone.
 	// +kubebuilder:default=noauth
 	// +optional
 	Mode AuthMode `json:"mode,omitempty"`
+
+	// keystone are the token validation settings of mode keystone ([keystone_authtoken]).
+	// +optional
+	Keystone *KeystoneAuth `json:"keystone,omitempty"`
+}
+
+// KeystoneAuth is the service user that validates tokens.
+type KeystoneAuth struct {
+	// authURL is Keystone's identity URL, e.g. https://keystone.example.com/v3.
+	// +kubebuilder:validation:Pattern=`^https?://`
+	// +kubebuilder:validation:MaxLength=2048
+	// +required
+	AuthURL string `json:"authURL"`
+
+	// username is the service user; it needs Keystone's service or admin role.
+	// +kubebuilder:validation:MinLength=1
+	// +required
+	Username string `json:"username"`
+
+	// userDomainName is the service user's domain.
+	// +kubebuilder:default=Default
+	// +optional
+	UserDomainName string `json:"userDomainName,omitempty"`
+
+	// projectName is the project the service user's token is scoped to.
+	// +kubebuilder:default=service
+	// +optional
+	ProjectName string `json:"projectName,omitempty"`
+
+	// projectDomainName is the project's domain.
+	// +kubebuilder:default=Default
+	// +optional
+	ProjectDomainName string `json:"projectDomainName,omitempty"`
+
+	// passwordSecretRef names the Secret key holding the service user's password.
+	// +required
+	PasswordSecretRef corev1.SecretKeySelector `json:"passwordSecretRef"`
 }
 
 // ServiceSpec shapes the Service.

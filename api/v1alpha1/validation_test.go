@@ -220,6 +220,21 @@ func TestValidation(t *testing.T) {
 		}
 	})
 
+	t.Run("KeyManager with Keystone auth", func(t *testing.T) {
+		km := keyManager("keystone", func(s *kmv1.KeyManagerSpec) {
+			s.Auth = kmv1.Auth{Mode: kmv1.AuthModeKeystone, Keystone: &kmv1.KeystoneAuth{
+				AuthURL: "https://keystone.example.com/v3", Username: "barbican",
+				PasswordSecretRef: corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "ks"}, Key: "password"},
+			}}
+		})
+		if err := c.Create(ctx, km); err != nil {
+			t.Fatalf("creating: %v", err)
+		}
+		if ks := km.Spec.Auth.Keystone; ks.UserDomainName != "Default" || ks.ProjectName != "service" || ks.ProjectDomainName != "Default" {
+			t.Errorf("keystone defaults = %+v", ks)
+		}
+	})
+
 	t.Run("KeyManager accepts two stores with one default", func(t *testing.T) {
 		km := keyManager("two-stores", func(s *kmv1.KeyManagerSpec) {
 			s.SecretStores = []kmv1.SecretStore{simpleStore("simple", false), pkcs11Store("hsm", true)}
@@ -254,8 +269,10 @@ func TestValidation(t *testing.T) {
 			{"spec.workers", "Invalid value: 0: spec.workers in body should be greater than or equal to 1"},
 			{"spec.replicas", "Invalid value: 500: spec.replicas in body should be less than or equal to 128"},
 		}},
-		{"keystone auth", func(s *kmv1.KeyManagerSpec) { s.Auth.Mode = "keystone" },
-			[]rejection{{"spec.auth.mode", `Unsupported value: "keystone": supported values: "noauth"`}}},
+		{"keystone auth without its settings", func(s *kmv1.KeyManagerSpec) { s.Auth.Mode = kmv1.AuthModeKeystone },
+			[]rejection{{"spec.auth", "Invalid value: keystone settings are required with mode keystone"}}},
+		{"an unknown auth mode", func(s *kmv1.KeyManagerSpec) { s.Auth.Mode = "token-file" },
+			[]rejection{{"spec.auth.mode", `Unsupported value: "token-file": supported values: "noauth", "keystone"`}}},
 	} {
 		t.Run("KeyManager rejects "+tc.name, func(t *testing.T) {
 			assertRejected(t, c.Create(ctx, keyManager("invalid", tc.mod)), tc.want...)
