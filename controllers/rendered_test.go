@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -217,48 +218,7 @@ func TestRenderedPodsRun(t *testing.T) {
 		t.Fatalf("KEK file laid out as %v (%v), want mode 0400", fi.Mode(), err)
 	}
 
-	// The pod listens on 0.0.0.0:9311; here a free loopback port stands in for the pod's own network.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	server := run.command(ctx, bin, "KEYMANAGER_LISTEN="+addr)
-	var out strings.Builder
-	server.Stdout, server.Stderr = &out, &out
-	if err := server.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// exited is closed when the server ends, with its error in waitErr, so both the probe loop and the
-	// cleanup can wait for it.
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = server.Wait(); close(exited) }()
-	t.Cleanup(func() { cancel(); <-exited })
-
-	probe := func(path string) int {
-		resp, err := http.Get("http://" + addr + path) //nolint:gosec,noctx // a test server on loopback
-		if err != nil {
-			return 0
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	for deadline := time.Now().Add(30 * time.Second); probe("/readyz") != http.StatusOK; time.Sleep(50 * time.Millisecond) {
-		select {
-		case <-exited:
-			t.Fatalf("the server container exited: %v\n%s", waitErr, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the server never answered /readyz 200\n%s", out.String())
-		}
-	}
-	if code := probe("/healthcheck"); code != http.StatusOK {
-		t.Errorf("/healthcheck answered %d", code)
-	}
+	addr, logs := runServer(t, run, bin)
 	// A secret stored through the rendered server is encrypted with the mounted KEK.
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+addr+"/v1/secrets",
 		strings.NewReader(`{"payload":"hello","payload_content_type":"text/plain"}`))
@@ -273,6 +233,117 @@ func TestRenderedPodsRun(t *testing.T) {
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
-		t.Errorf("storing a secret answered %d\n%s", resp.StatusCode, out.String())
+		t.Errorf("storing a secret answered %d\n%s", resp.StatusCode, logs())
 	}
+
+	t.Run("with Keystone auth", func(t *testing.T) {
+		ks := testbed.StartKeystone(t)
+		e := &env{t: t, c: e.c, cfg: e.cfg}
+		e.secret(ns, "keystone", map[string]string{"password": testbed.KeystonePassword})
+		km := newKeyManager(ns, "kms-keystone", func(s *kmv1.KeyManagerSpec) {
+			s.Database = km.Spec.Database
+			s.Auth = kmv1.Auth{Mode: kmv1.AuthModeKeystone, Keystone: &kmv1.KeystoneAuth{
+				AuthURL: ks.URL, Username: testbed.KeystoneServiceUser, UserDomainName: "Default",
+				ProjectName: testbed.KeystoneServiceProject, ProjectDomainName: "Default",
+				PasswordSecretRef: corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "keystone"}, Key: "password"},
+			}}
+		})
+		e.create(km)
+		e.finishJob(e.migrationJob(km), true, "") // the database was migrated above
+		dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: km.Name}}
+		e.eventually("Deployment", func() bool { return e.get(dep) == nil })
+		addr, logs := runServer(t, e.render(ns, dep.Spec.Template.Spec, dep.Spec.Template.Spec.Containers[0]), bin)
+
+		token, _ := ks.Token(t, "km-creator", "km-a")
+		for _, tc := range []struct {
+			token string
+			want  int
+		}{{"", http.StatusUnauthorized}, {token, http.StatusCreated}} {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+addr+"/v1/secrets",
+				strings.NewReader(`{"payload":"hello","payload_content_type":"text/plain"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			if tc.token != "" {
+				req.Header.Set("X-Auth-Token", tc.token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("storing a secret with token %v answered %d, want %d\n%s", tc.token != "", resp.StatusCode, tc.want, logs())
+			}
+		}
+	})
+}
+
+// runServer starts the rendered server container and waits for /readyz. The pod listens on 0.0.0.0:9311;
+// here a free loopback port stands in for the pod's own network.
+func runServer(t *testing.T, run podRun, bin string) (addr string, logs func() string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	server := run.command(ctx, bin, "KEYMANAGER_LISTEN="+addr)
+	var out syncBuffer
+	server.Stdout, server.Stderr = &out, &out
+	if err := server.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	// exited is closed when the server ends, with its error in waitErr, so both the probe loop and the
+	// cleanup can wait for it.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = server.Wait(); close(exited) }()
+	t.Cleanup(func() { cancel(); <-exited })
+
+	for deadline := time.Now().Add(30 * time.Second); probe(addr, "/readyz") != http.StatusOK; time.Sleep(50 * time.Millisecond) {
+		select {
+		case <-exited:
+			t.Fatalf("the server container exited: %v\n%s", waitErr, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server never answered /readyz 200\n%s", out.String())
+		}
+	}
+	if code := probe(addr, "/healthcheck"); code != http.StatusOK {
+		t.Errorf("/healthcheck answered %d", code)
+	}
+	return addr, out.String
+}
+
+func probe(addr, path string) int {
+	resp, err := http.Get("http://" + addr + path) //nolint:gosec,noctx // a test server on loopback
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// syncBuffer collects a process's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
