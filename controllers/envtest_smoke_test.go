@@ -6,7 +6,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/keymanager-io/keymanager/internal/testbed"
 )
@@ -15,16 +14,7 @@ import (
 // hack/deps/envtest.sh form a working control plane: objects written through
 // a controller-runtime client can be read back.
 func TestEnvtestSmoke(t *testing.T) {
-	env := &envtest.Environment{BinaryAssetsDirectory: testbed.EnvtestAssets(t)}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("starting envtest control plane: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stopping envtest control plane: %v", err)
-		}
-	})
+	cfg := testbed.StartKube(t)
 
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {

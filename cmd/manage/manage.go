@@ -19,7 +19,7 @@ func AddCommandTo(parent *cobra.Command) {
 		Use:   "manage",
 		Short: "Administer the key manager's database and keys (barbican-manage equivalent)",
 	}
-	cmd.AddCommand(dbCommand(), hsmCommand(), simpleCryptoCommand())
+	cmd.AddCommand(dbCommand(), hsmCommand(), simpleCryptoCommand(), hsmClientCommand())
 	parent.AddCommand(cmd)
 }
 

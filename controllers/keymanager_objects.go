@@ -1,0 +1,432 @@
+package controllers
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	kmv1 "github.com/keymanager-io/keymanager/api/v1alpha1"
+)
+
+// Labels and annotations on the objects the operator owns.
+const (
+	labelName      = "app.kubernetes.io/name"
+	labelInstance  = "app.kubernetes.io/instance"
+	labelComponent = "app.kubernetes.io/component"
+	labelManagedBy = "app.kubernetes.io/managed-by"
+	managedBy      = "keymanager-operator"
+
+	// annotationConfigHash on the pod template changes when the rendered configuration or a referenced
+	// Secret or ConfigMap changes, which rolls the pods.
+	annotationConfigHash = "keymanager.io/config-hash"
+	// annotationMigrationRevision on a migration Job names the revision it migrates to.
+	annotationMigrationRevision = "keymanager.io/migration-revision"
+)
+
+// Paths inside the server and Job containers.
+const (
+	kekDir     = "/etc/keymanager/kek"
+	kekFile    = kekDir + "/kek"
+	policyDir  = "/etc/keymanager/policy"
+	policyFile = policyDir + "/policy.yaml"
+	dataDir    = "/var/lib/keymanager"
+	apiPort    = 9311
+	serverUID  = 65532
+	envDBUser  = "KEYMANAGER_DB_USERNAME"
+	envDBPass  = "KEYMANAGER_DB_PASSWORD" //nolint:gosec // the name of a variable, not a credential
+	envP11PIN  = "KEYMANAGER_P11_PIN"     //nolint:gosec // the name of a variable, not a credential
+	envDBURL   = "KEYMANAGER_DB_URL"
+	// envKeystonePass is the server's KEYMANAGER_KEYSTONE_PASSWORD.
+	envKeystonePass = "KEYMANAGER_KEYSTONE_PASSWORD" //nolint:gosec // the name of a variable, not a credential
+	serverName      = "server"
+	migrateName     = "migrate"
+)
+
+// kmInputs is everything the KeyManager's objects are built from, gathered by the reconciler.
+type kmInputs struct {
+	km *kmv1.KeyManager
+	// hsm is the backend of the pkcs11 store, nil without one.
+	hsm *kmv1.HSMBackend
+	// settings are hsm's effective settings.
+	settings hsmSettings
+	// workers is the granted sessions per pod; surge the Deployment's maxSurge.
+	workers, surge int32
+	// versions are the resourceVersions of the referenced Secrets and ConfigMaps by "kind/name": their
+	// changes roll the pods without their content entering a hash anyone can read.
+	versions map[string]string
+}
+
+func selectorLabels(km *kmv1.KeyManager) map[string]string {
+	return map[string]string{labelName: "keymanager", labelInstance: km.Name, labelComponent: serverName}
+}
+
+func objectLabels(km *kmv1.KeyManager, component string) map[string]string {
+	return map[string]string{
+		labelName: "keymanager", labelInstance: km.Name, labelComponent: component, labelManagedBy: managedBy,
+	}
+}
+
+func storeFlag(s kmv1.SecretStore, multiple bool) string {
+	plugin := "simple_crypto"
+	if s.PKCS11 != nil {
+		plugin = "p11_crypto"
+	}
+	v := "name=" + s.Name + ",plugin=" + plugin
+	if multiple && s.GlobalDefault {
+		v += ",global_default"
+	}
+	return v
+}
+
+// renderConfig is the non-secret configuration of the server, as the KEYMANAGER_* environment variables of
+// its flags. It holds no secret: the PIN, the database password and the KEKs reach the pods from their
+// Secrets directly.
+func renderConfig(in kmInputs) map[string]string {
+	km := in.km
+	multiple := len(km.Spec.SecretStores) > 1
+	stores := make([]string, len(km.Spec.SecretStores))
+	for i, s := range km.Spec.SecretStores {
+		stores[i] = storeFlag(s, multiple)
+	}
+	cfg := map[string]string{
+		"KEYMANAGER_LISTEN":       "0.0.0.0:" + strconv.Itoa(apiPort),
+		"KEYMANAGER_DATA_DIR":     dataDir,
+		"KEYMANAGER_LOG_FORMAT":   "json",
+		"KEYMANAGER_SECRET_STORE": strings.Join(stores, ";"),
+	}
+	if ks := km.Spec.Auth.Keystone; km.Spec.Auth.Mode == kmv1.AuthModeKeystone && ks != nil {
+		cfg["KEYMANAGER_AUTH"] = "keystone"
+		cfg["KEYMANAGER_KEYSTONE_AUTH_URL"] = ks.AuthURL
+		cfg["KEYMANAGER_KEYSTONE_USERNAME"] = ks.Username
+		cfg["KEYMANAGER_KEYSTONE_USER_DOMAIN_NAME"] = ks.UserDomainName
+		cfg["KEYMANAGER_KEYSTONE_PROJECT_NAME"] = ks.ProjectName
+		cfg["KEYMANAGER_KEYSTONE_PROJECT_DOMAIN_NAME"] = ks.ProjectDomainName
+	} else {
+		cfg["KEYMANAGER_AUTH"] = "noauth"
+		// No-auth trusts the X-Project-Id and X-Roles headers: the Service must be reachable only through an
+		// authenticating proxy or a NetworkPolicy (docs/operator.md).
+		cfg["KEYMANAGER_INSECURE_NOAUTH_ANY_ADDRESS"] = "true"
+	}
+	if multiple {
+		cfg["KEYMANAGER_ENABLE_MULTIPLE_SECRET_STORES"] = "true"
+	}
+	if km.Spec.HostHref != "" {
+		cfg["KEYMANAGER_HOST_HREF"] = km.Spec.HostHref
+	}
+	if km.Spec.PolicyConfigMapRef != nil {
+		cfg["KEYMANAGER_POLICY_FILE"] = policyFile
+	}
+	if simpleCryptoStore(km) != nil {
+		cfg["KEYMANAGER_KEK_FILE"] = kekFile
+	}
+	if in.hsm != nil {
+		maps.Copy(cfg, p11Config(in.hsm, in.settings))
+		cfg["KEYMANAGER_HSM_MAX_SESSIONS"] = strconv.Itoa(int(in.workers))
+	}
+	return cfg
+}
+
+// p11Config is the PKCS#11 part of the configuration, shared by the server and the HSM Jobs.
+func p11Config(b *kmv1.HSMBackend, s hsmSettings) map[string]string {
+	cfg := map[string]string{
+		"KEYMANAGER_P11_LIBRARY_PATH": s.libraryPath,
+		"KEYMANAGER_P11_MKEK_LABEL":   s.mkekLabel,
+		"KEYMANAGER_P11_MKEK_LENGTH":  strconv.Itoa(int(s.mkekLength)),
+		"KEYMANAGER_P11_HMAC_LABEL":   s.hmacLabel,
+	}
+	switch t := b.Spec.Token; {
+	case t.SerialNumber != "":
+		cfg["KEYMANAGER_P11_TOKEN_SERIAL_NUMBER"] = t.SerialNumber
+	case len(t.Labels) > 0:
+		cfg["KEYMANAGER_P11_TOKEN_LABELS"] = strings.Join(t.Labels, ",")
+	case t.SlotID != nil:
+		cfg["KEYMANAGER_P11_SLOT_ID"] = strconv.FormatInt(*t.SlotID, 10)
+	}
+	for k, v := range map[string]string{
+		"KEYMANAGER_P11_HMAC_KEY_TYPE":         s.hmacKeyType,
+		"KEYMANAGER_P11_HMAC_KEYGEN_MECHANISM": s.hmacKeygenMechanism,
+		"KEYMANAGER_P11_HMAC_MECHANISM":        s.hmacMechanism,
+		"KEYMANAGER_P11_ENCRYPTION_MECHANISM":  s.encryptionMechanism,
+		"KEYMANAGER_P11_KEY_WRAP_MECHANISM":    s.keyWrapMechanism,
+	} {
+		if v != "" {
+			cfg[k] = v
+		}
+	}
+	if s.aesGCMGenIV != nil {
+		cfg["KEYMANAGER_P11_AES_GCM_GENERATE_IV"] = strconv.FormatBool(*s.aesGCMGenIV)
+	}
+	return cfg
+}
+
+func simpleCryptoStore(km *kmv1.KeyManager) *kmv1.SimpleCryptoStore {
+	for _, s := range km.Spec.SecretStores {
+		if s.SimpleCrypto != nil {
+			return s.SimpleCrypto
+		}
+	}
+	return nil
+}
+
+// keystonePassword is the Secret key of the Keystone service user's password, nil without Keystone auth.
+func keystonePassword(km *kmv1.KeyManager) *corev1.SecretKeySelector {
+	if ks := km.Spec.Auth.Keystone; km.Spec.Auth.Mode == kmv1.AuthModeKeystone && ks != nil {
+		return &ks.PasswordSecretRef
+	}
+	return nil
+}
+
+func pkcs11Store(km *kmv1.KeyManager) *kmv1.PKCS11Store {
+	for _, s := range km.Spec.SecretStores {
+		if s.PKCS11 != nil {
+			return s.PKCS11
+		}
+	}
+	return nil
+}
+
+// configHash hashes the rendered configuration, the pod-relevant spec and the referenced objects' versions,
+// in a fixed order, so that equal inputs always give the same hash and a no-op reconcile changes nothing.
+func configHash(cfg map[string]string, in kmInputs) string {
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(cfg)) {
+		fmt.Fprintf(h, "%s=%s\n", k, cfg[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(in.versions)) {
+		fmt.Fprintf(h, "%s@%s\n", k, in.versions[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func configMapName(km *kmv1.KeyManager) string { return km.Name + "-config" }
+
+func buildConfigMap(in kmInputs, cfg map[string]string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: configMapName(in.km), Namespace: in.km.Namespace, Labels: objectLabels(in.km, serverName),
+		},
+		Data: cfg,
+	}
+}
+
+// dbEnv is the database URL assembled in the container from the credentials Secret: Kubernetes expands
+// $(VAR) references to variables defined earlier in the list, so the password never enters the pod spec.
+func dbEnv(km *kmv1.KeyManager) []corev1.EnvVar {
+	db := km.Spec.Database
+	ref := func(key string) *corev1.EnvVarSource {
+		return &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: db.CredentialsSecretRef, Key: key,
+		}}
+	}
+	return []corev1.EnvVar{
+		{Name: envDBUser, ValueFrom: ref("username")},
+		{Name: envDBPass, ValueFrom: ref("password")},
+		{Name: envDBURL, Value: fmt.Sprintf("mysql://$(%s):$(%s)@%s:%d/%s", envDBUser, envDBPass, db.Host, db.Port, db.Name)},
+	}
+}
+
+func pinEnv(b *kmv1.HSMBackend) corev1.EnvVar {
+	return corev1.EnvVar{Name: envP11PIN, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: b.Spec.LoginPINSecretRef.DeepCopy()}}
+}
+
+func podSecurityContext() *corev1.PodSecurityContext {
+	// No fsGroup: it would make the mounted KEK group-readable (0440), which the server refuses for a key
+	// file, and it is not needed because nothing writes to a shared volume.
+	return &corev1.PodSecurityContext{
+		RunAsNonRoot:   ptr.To(true),
+		RunAsUser:      ptr.To[int64](serverUID),
+		RunAsGroup:     ptr.To[int64](serverUID),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+func containerSecurityContext() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr.To(false),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+	}
+}
+
+// volumes are the server's volumes: the KEK mounted 0400, the policy, and writable scratch space under a
+// read-only root filesystem.
+func volumes(km *kmv1.KeyManager) ([]corev1.Volume, []corev1.VolumeMount) {
+	vols := []corev1.Volume{
+		{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+	}
+	mounts := []corev1.VolumeMount{{Name: "data", MountPath: dataDir}, {Name: "tmp", MountPath: "/tmp"}}
+	if sc := simpleCryptoStore(km); sc != nil {
+		vols = append(vols, corev1.Volume{Name: "kek", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName:  sc.KEKSecretRef.Name,
+			Items:       []corev1.KeyToPath{{Key: sc.KEKSecretRef.Key, Path: "kek", Mode: ptr.To[int32](0o400)}},
+			DefaultMode: ptr.To[int32](0o400),
+		}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "kek", MountPath: kekDir, ReadOnly: true})
+	}
+	if p := km.Spec.PolicyConfigMapRef; p != nil {
+		vols = append(vols, corev1.Volume{Name: "policy", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: p.LocalObjectReference,
+			Items:                []corev1.KeyToPath{{Key: p.Key, Path: "policy.yaml"}},
+		}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "policy", MountPath: policyDir, ReadOnly: true})
+	}
+	return vols, mounts
+}
+
+func buildDeployment(in kmInputs, hash string) *appsv1.Deployment {
+	km := in.km
+	vols, mounts := volumes(km)
+	env := dbEnv(km)
+	if in.hsm != nil {
+		env = append(env, pinEnv(in.hsm))
+	}
+	if ks := keystonePassword(km); ks != nil {
+		env = append(env, corev1.EnvVar{Name: envKeystonePass, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: ks.DeepCopy()}})
+	}
+	// A capped (oversubscribed) budget has no room for a surge pod: roll one pod at a time instead.
+	strategy := appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
+		MaxSurge: ptr.To(intstr.FromInt32(in.surge)), MaxUnavailable: ptr.To(intstr.FromInt32(1 - in.surge)),
+	}}
+	probe := func(path string, period int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("http")}},
+			PeriodSeconds: period, TimeoutSeconds: 5, FailureThreshold: 3,
+		}
+	}
+	pl := km.Spec.Placement
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km, serverName)},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(ptr.Deref(km.Spec.Replicas, 2)),
+			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(km)},
+			Strategy: strategy,
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{
+					Labels:      objectLabels(km, serverName),
+					Annotations: map[string]string{annotationConfigHash: hash},
+				},
+				Spec: corev1.PodSpec{
+					ServiceAccountName:           km.Name,
+					AutomountServiceAccountToken: ptr.To(false),
+					SecurityContext:              podSecurityContext(),
+					NodeSelector:                 pl.NodeSelector,
+					Tolerations:                  pl.Tolerations,
+					Affinity:                     pl.Affinity,
+					TopologySpreadConstraints:    pl.TopologySpreadConstraints,
+					PriorityClassName:            pl.PriorityClassName,
+					Volumes:                      vols,
+					Containers: []corev1.Container{{
+						Name:            serverName,
+						Image:           km.Spec.Image,
+						ImagePullPolicy: km.Spec.ImagePullPolicy,
+						Args:            []string{"serve"},
+						EnvFrom:         []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: configMapName(km)}}}},
+						Env:             env,
+						Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: apiPort, Protocol: corev1.ProtocolTCP}},
+						ReadinessProbe:  probe("/readyz", 10),
+						LivenessProbe:   probe("/healthcheck", 10),
+						StartupProbe:    &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthcheck", Port: intstr.FromString("http")}}, PeriodSeconds: 2, FailureThreshold: 60},
+						Resources:       km.Spec.Resources,
+						SecurityContext: containerSecurityContext(),
+						VolumeMounts:    mounts,
+					}},
+				},
+			},
+		},
+	}
+}
+
+func buildService(km *kmv1.KeyManager) *corev1.Service {
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km, serverName), Annotations: km.Spec.Service.Annotations},
+		Spec: corev1.ServiceSpec{
+			Type:     km.Spec.Service.Type,
+			Selector: selectorLabels(km),
+			Ports: []corev1.ServicePort{{
+				Name: "http", Port: km.Spec.Service.Port, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP,
+			}},
+		},
+	}
+}
+
+func buildPDB(km *kmv1.KeyManager) *policyv1.PodDisruptionBudget {
+	return &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km, serverName)},
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			Selector:       &metav1.LabelSelector{MatchLabels: selectorLabels(km)},
+			MaxUnavailable: ptr.To(ptr.Deref(km.Spec.PodDisruptionBudget.MaxUnavailable, intstr.FromInt32(1))),
+		},
+	}
+}
+
+// wantPDB reports whether km gets a PodDisruptionBudget: one replica cannot keep any available while it is
+// evicted, so a budget would only block node drains.
+func wantPDB(km *kmv1.KeyManager) bool {
+	return ptr.Deref(km.Spec.PodDisruptionBudget.Enabled, true) && ptr.Deref(km.Spec.Replicas, 2) > 1
+}
+
+func buildServiceAccount(km *kmv1.KeyManager) *corev1.ServiceAccount {
+	return &corev1.ServiceAccount{
+		ObjectMeta:                   metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km, serverName)},
+		AutomountServiceAccountToken: ptr.To(false),
+	}
+}
+
+// migrationRevision identifies a migration: the image (which carries the schema revision it migrates to) and
+// the database it migrates. A change of either runs a new Job.
+func migrationRevision(km *kmv1.KeyManager) string {
+	db := km.Spec.Database
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\n%s:%d/%s", km.Spec.Image, db.Host, db.Port, db.Name))
+	return hex.EncodeToString(sum[:])[:10]
+}
+
+func migrationJobName(km *kmv1.KeyManager, rev string) string {
+	return km.Name + "-db-migrate-" + rev
+}
+
+func buildMigrationJob(km *kmv1.KeyManager, rev string) *batchv1.Job {
+	labels := objectLabels(km, migrateName)
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: migrationJobName(km, rev), Namespace: km.Namespace, Labels: labels,
+			Annotations: map[string]string{annotationMigrationRevision: rev},
+		},
+		Spec: batchv1.JobSpec{
+			BackoffLimit: ptr.To[int32](3),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					RestartPolicy:                corev1.RestartPolicyNever,
+					ServiceAccountName:           km.Name,
+					AutomountServiceAccountToken: ptr.To(false),
+					SecurityContext:              podSecurityContext(),
+					NodeSelector:                 km.Spec.Placement.NodeSelector,
+					Tolerations:                  km.Spec.Placement.Tolerations,
+					Containers: []corev1.Container{{
+						Name:            migrateName,
+						Image:           km.Spec.Image,
+						ImagePullPolicy: km.Spec.ImagePullPolicy,
+						Args:            []string{"manage", "db", "upgrade"},
+						Env:             dbEnv(km),
+						SecurityContext: containerSecurityContext(),
+						VolumeMounts:    []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
+					}},
+					Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+				},
+			},
+		},
+	}
+}

@@ -1,0 +1,373 @@
+package controllers
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	kmv1 "github.com/keymanager-io/keymanager/api/v1alpha1"
+)
+
+// KeyRotationReconciler moves a KeyRotation through its phases. Every step is recorded in status before the
+// next begins and every Job has a name derived from its input, so a restarted operator finds the rotation
+// where it was and the Jobs it had started. Old keys are never deleted: no Job it runs deletes anything.
+type KeyRotationReconciler struct {
+	client.Client
+	Scheme   *runtime.Scheme
+	Recorder recorder.EventRecorder
+	JobImage string
+}
+
+// activePhases hold the backend: one rotation at a time per HSMBackend.
+var activePhases = []kmv1.RotationPhase{kmv1.PhaseGeneratingKeys, kmv1.PhaseRollingOut, kmv1.PhaseRewrapping, kmv1.PhaseVerifying}
+
+func terminal(p kmv1.RotationPhase) bool { return p == kmv1.PhaseSucceeded || p == kmv1.PhaseFailed }
+
+// Reconcile advances one KeyRotation by at most one phase per call.
+func (r *KeyRotationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	kr := &kmv1.KeyRotation{}
+	if err := r.Get(ctx, req.NamespacedName, kr); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !kr.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	status := kr.Status.DeepCopy()
+	if status.Phase == "" {
+		status.Phase = kmv1.PhasePending
+	}
+	var err error
+	if !terminal(status.Phase) {
+		err = r.step(ctx, kr, status)
+	}
+	var p *problem
+	if errors.As(err, &p) {
+		fail(status, p.message)
+		err = nil
+	}
+	setRotationReady(kr, status)
+	status.ObservedGeneration = kr.Generation
+
+	if !equality.Semantic.DeepEqual(&kr.Status, status) {
+		was := kr.Status.Phase
+		kr.Status = *status
+		return writeStatus(ctx, r.Client, kr, err, func() {
+			if was != status.Phase && r.Recorder != nil {
+				typ := corev1.EventTypeNormal
+				if status.Phase == kmv1.PhaseFailed {
+					typ = corev1.EventTypeWarning
+				}
+				r.Recorder.Eventf(kr, nil, typ, string(status.Phase), "Rotate", "phase %s: %s", status.Phase, status.Message)
+			}
+		})
+	}
+	return ctrl.Result{}, err
+}
+
+func fail(status *kmv1.KeyRotationStatus, message string) {
+	status.Phase, status.Message = kmv1.PhaseFailed, message
+	status.CompletionTime = ptr.To(metav1.Now())
+}
+
+func setRotationReady(kr *kmv1.KeyRotation, status *kmv1.KeyRotationStatus) {
+	conds := conditionSet{conds: &status.Conditions, generation: kr.Generation}
+	switch status.Phase {
+	case kmv1.PhaseSucceeded:
+		conds.set(kmv1.ConditionReady, metav1.ConditionTrue, kmv1.ReasonRotationSucceeded, status.Message)
+	case kmv1.PhaseFailed:
+		conds.set(kmv1.ConditionReady, metav1.ConditionFalse, kmv1.ReasonRotationFailed, status.Message)
+	case kmv1.PhasePending:
+		conds.set(kmv1.ConditionReady, metav1.ConditionFalse, kmv1.ReasonRotationBlocked, status.Message)
+	default:
+		conds.set(kmv1.ConditionReady, metav1.ConditionFalse, kmv1.ReasonRotationInProgress, status.Message)
+	}
+}
+
+func (r *KeyRotationReconciler) step(ctx context.Context, kr *kmv1.KeyRotation, status *kmv1.KeyRotationStatus) error {
+	b := &kmv1.HSMBackend{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: kr.Namespace, Name: kr.Spec.HSMBackendRef.Name}, b); err != nil {
+		if apierrors.IsNotFound(err) && status.Phase == kmv1.PhasePending {
+			status.Message = fmt.Sprintf("waiting for HSMBackend %s", kr.Spec.HSMBackendRef.Name)
+			return nil
+		}
+		if apierrors.IsNotFound(err) {
+			return &problem{message: fmt.Sprintf("HSMBackend %s was deleted during the rotation", kr.Spec.HSMBackendRef.Name)}
+		}
+		return fmt.Errorf("reading HSMBackend %s: %w", kr.Spec.HSMBackendRef.Name, err)
+	}
+	switch status.Phase {
+	case kmv1.PhasePending:
+		return r.start(ctx, kr, b, status)
+	case kmv1.PhaseGeneratingKeys:
+		return r.generate(ctx, kr, b, status)
+	case kmv1.PhaseRollingOut:
+		return r.rollOut(ctx, kr, b, status)
+	case kmv1.PhaseRewrapping:
+		return r.rewrap(ctx, kr, b, status, false)
+	case kmv1.PhaseVerifying:
+		return r.rewrap(ctx, kr, b, status, true)
+	}
+	return nil
+}
+
+// start takes the backend when no other rotation holds it and no older one waits for it.
+func (r *KeyRotationReconciler) start(ctx context.Context, kr *kmv1.KeyRotation, b *kmv1.HSMBackend, status *kmv1.KeyRotationStatus) error {
+	var all kmv1.KeyRotationList
+	if err := r.List(ctx, &all, client.InNamespace(kr.Namespace), client.MatchingFields{indexHSMBackend: b.Name}); err != nil {
+		return fmt.Errorf("listing the rotations of HSMBackend %s: %w", b.Name, err)
+	}
+	older := func(a, c *kmv1.KeyRotation) bool {
+		return cmp.Or(a.CreationTimestamp.Compare(c.CreationTimestamp.Time), strings.Compare(a.Name, c.Name)) < 0
+	}
+	for i := range all.Items {
+		o := &all.Items[i]
+		if o.Name == kr.Name {
+			continue
+		}
+		if slices.Contains(activePhases, o.Status.Phase) {
+			status.Message = fmt.Sprintf("waiting for KeyRotation %s, which is rotating HSMBackend %s", o.Name, b.Name)
+			return nil
+		}
+		if !terminal(o.Status.Phase) && older(o, kr) {
+			status.Message = fmt.Sprintf("waiting for the older KeyRotation %s of HSMBackend %s", o.Name, b.Name)
+			return nil
+		}
+	}
+	s := effectiveSettings(b)
+	old := kmv1.ActiveKeys{MKEKLabel: s.mkekLabel, HMACLabel: s.hmacLabel}
+	next := kmv1.ActiveKeys{
+		MKEKLabel: cmp.Or(kr.Spec.NewMKEKLabel, nextLabel(old.MKEKLabel)),
+		HMACLabel: cmp.Or(kr.Spec.NewHMACLabel, nextLabel(old.HMACLabel)),
+		Rotation:  kr.Name,
+	}
+	if next.MKEKLabel == next.HMACLabel {
+		return &problem{message: fmt.Sprintf("the new MKEK and HMAC labels are both %q", next.MKEKLabel)}
+	}
+	if next.MKEKLabel == old.MKEKLabel || next.HMACLabel == old.HMACLabel {
+		return &problem{message: fmt.Sprintf("the new labels %s/%s reuse an active one (%s/%s)", next.MKEKLabel, next.HMACLabel, old.MKEKLabel, old.HMACLabel)}
+	}
+	status.OldKeys, status.NewKeys = &old, &next
+	status.StartTime = ptr.To(metav1.Now())
+	if kr.Spec.DryRun {
+		status.Phase = kmv1.PhaseVerifying
+		status.Message = "dry run: counting the project keys a rotation would rewrap"
+		return nil
+	}
+	status.Phase = kmv1.PhaseGeneratingKeys
+	status.Message = fmt.Sprintf("generating MKEK %s and HMAC key %s", next.MKEKLabel, next.HMACLabel)
+	return nil
+}
+
+func (r *KeyRotationReconciler) newKeysJob(ctx context.Context, kr *kmv1.KeyRotation, b *kmv1.HSMBackend, status *kmv1.KeyRotationStatus, component string, args []string, extra []corev1.EnvVar) (hsmJob, error) {
+	image, err := jobImage(ctx, r, b, r.JobImage)
+	if err != nil {
+		return hsmJob{}, err
+	}
+	if image == "" {
+		return hsmJob{}, &problem{message: "no KeyManager uses HSMBackend " + b.Name + " and the operator has no --job-image"}
+	}
+	s := withLabels(effectiveSettings(b), status.NewKeys.MKEKLabel, status.NewKeys.HMACLabel)
+	return hsmJob{backend: b, settings: s, image: image, component: component, args: args, extraEnv: extra}, nil
+}
+
+// jobOutcome turns a Job's state into the rotation's: nil when it succeeded, errRunning while it runs, a
+// problem (the rotation fails) when it failed.
+var errRunning = errors.New("job running")
+
+func jobOutcome(job *batchv1.Job) error {
+	switch done, failed, msg := jobState(job); {
+	case done:
+		return nil
+	case failed:
+		return &problem{message: fmt.Sprintf("Job %s failed: %s", job.Name, msg)}
+	}
+	return errRunning
+}
+
+func (r *KeyRotationReconciler) generate(ctx context.Context, kr *kmv1.KeyRotation, b *kmv1.HSMBackend, status *kmv1.KeyRotationStatus) error {
+	j, err := r.newKeysJob(ctx, kr, b, status, "generate-keys", []string{"manage", "hsm", "ensure-keys"}, nil)
+	if err != nil {
+		return err
+	}
+	job, err := runJob(ctx, r.Client, r.Scheme, kr, j)
+	if err != nil {
+		return err
+	}
+	if err := jobOutcome(job); err != nil {
+		if errors.Is(err, errRunning) {
+			return nil
+		}
+		return err
+	}
+	// Switch the servers to the new keys: the backend's active labels live in its status (the spec keeps
+	// the initial ones), and every KeyManager renders its configuration from them.
+	if a := b.Status.ActiveKeys; a == nil || *a != *status.NewKeys {
+		b.Status.ActiveKeys = status.NewKeys.DeepCopy()
+		if err := r.Status().Update(ctx, b); err != nil {
+			return fmt.Errorf("switching HSMBackend %s to the new labels: %w", b.Name, err)
+		}
+	}
+	status.Phase = kmv1.PhaseRollingOut
+	status.Message = fmt.Sprintf("keys generated by Job %s; rolling the KeyManagers onto %s/%s", job.Name, status.NewKeys.MKEKLabel, status.NewKeys.HMACLabel)
+	return nil
+}
+
+func (r *KeyRotationReconciler) usersOf(ctx context.Context, b *kmv1.HSMBackend) ([]kmv1.KeyManager, error) {
+	var kms kmv1.KeyManagerList
+	if err := r.List(ctx, &kms, client.InNamespace(b.Namespace), client.MatchingFields{indexHSMBackend: b.Name}); err != nil {
+		return nil, fmt.Errorf("listing the KeyManagers of HSMBackend %s: %w", b.Name, err)
+	}
+	slices.SortFunc(kms.Items, func(a, c kmv1.KeyManager) int { return strings.Compare(a.Name, c.Name) })
+	return kms.Items, nil
+}
+
+// rollOut waits until every KeyManager using the backend runs pods configured with the new labels.
+func (r *KeyRotationReconciler) rollOut(ctx context.Context, kr *kmv1.KeyRotation, b *kmv1.HSMBackend, status *kmv1.KeyRotationStatus) error {
+	kms, err := r.usersOf(ctx, b)
+	if err != nil {
+		return err
+	}
+	// The KeyManager's status names the labels and hash of the template it applied; the Deployment's own
+	// status says whether that template rolled out. Both come from separate caches, so each is checked
+	// against the other rather than trusted alone.
+	want := kmv1.ActiveKeys{MKEKLabel: status.NewKeys.MKEKLabel, HMACLabel: status.NewKeys.HMACLabel}
+	for _, km := range kms {
+		if km.Status.HSMKeys == nil || *km.Status.HSMKeys != want || km.Status.ObservedGeneration != km.Generation {
+			status.Message = fmt.Sprintf("waiting for KeyManager %s to switch to the new labels", km.Name)
+			return nil
+		}
+		dep := &appsv1.Deployment{}
+		if err := r.Get(ctx, client.ObjectKey{Namespace: km.Namespace, Name: km.Name}, dep); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue // no pods run with the old labels
+			}
+			return fmt.Errorf("reading Deployment of KeyManager %s: %w", km.Name, err)
+		}
+		if dep.Spec.Template.Annotations[annotationConfigHash] != km.Status.ConfigHash || !rolledOut(dep) {
+			status.Message = fmt.Sprintf("waiting for KeyManager %s to roll out", km.Name)
+			return nil
+		}
+	}
+	status.Phase = kmv1.PhaseRewrapping
+	status.Message = fmt.Sprintf("%d KeyManagers run with the new labels; rewrapping project keys", len(kms))
+	return nil
+}
+
+// rolledOut is `kubectl rollout status` succeeding: every replica runs the current template and is available.
+func rolledOut(dep *appsv1.Deployment) bool {
+	st, want := dep.Status, ptr.Deref(dep.Spec.Replicas, 1)
+	return st.ObservedGeneration >= dep.Generation && st.UpdatedReplicas == want && st.Replicas == want && st.AvailableReplicas == want
+}
+
+// rewrap runs `manage hsm rewrap-pkek` against the database of every KeyManager using the backend, one Job
+// each; verify runs it with --dry-run afterwards to check that no project key is left on the old labels.
+func (r *KeyRotationReconciler) rewrap(ctx context.Context, kr *kmv1.KeyRotation, b *kmv1.HSMBackend, status *kmv1.KeyRotationStatus, verify bool) error {
+	kms, err := r.usersOf(ctx, b)
+	if err != nil {
+		return err
+	}
+	args, component := []string{"manage", "hsm", "rewrap-pkek"}, "rewrap"
+	if verify {
+		args, component = append(args, "--dry-run"), "verify"
+	}
+	seen := map[string]bool{}
+	var running []string
+	for i := range kms {
+		env := dbEnv(&kms[i])
+		if seen[env[2].Value] {
+			continue // two KeyManagers on one database: one Job
+		}
+		seen[env[2].Value] = true
+		j, err := r.newKeysJob(ctx, kr, b, status, component, args, env)
+		if err != nil {
+			return err
+		}
+		job, err := runJob(ctx, r.Client, r.Scheme, kr, j)
+		if err != nil {
+			return err
+		}
+		if err := jobOutcome(job); err != nil {
+			if !errors.Is(err, errRunning) {
+				return err
+			}
+			running = append(running, job.Name)
+		}
+	}
+	if len(running) > 0 {
+		status.Message = fmt.Sprintf("waiting for Jobs %s", strings.Join(running, ", "))
+		return nil
+	}
+	switch {
+	case !verify:
+		status.Phase = kmv1.PhaseVerifying
+		status.Message = fmt.Sprintf("rewrapped the project keys of %d databases; verifying", len(seen))
+	case kr.Spec.DryRun:
+		status.Phase, status.CompletionTime = kmv1.PhaseSucceeded, ptr.To(metav1.Now())
+		status.Message = fmt.Sprintf("dry run of %d databases done; the Jobs' logs list what would be rewrapped", len(seen))
+	default:
+		status.Phase, status.CompletionTime = kmv1.PhaseSucceeded, ptr.To(metav1.Now())
+		status.Message = fmt.Sprintf("rotated to %s/%s; the old keys %s/%s stay in the HSM",
+			status.NewKeys.MKEKLabel, status.NewKeys.HMACLabel, status.OldKeys.MKEKLabel, status.OldKeys.HMACLabel)
+	}
+	return nil
+}
+
+// SetupWithManager watches KeyRotations, their Jobs, and the backends and KeyManagers they wait for.
+func (r *KeyRotationReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	byBackend := func(ctx context.Context, ns, backend string) []reconcile.Request {
+		return listRequests(ctx, r, &kmv1.KeyRotationList{}, ns, indexHSMBackend, backend)
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&kmv1.KeyRotation{}).
+		Owns(&batchv1.Job{}).
+		Watches(&kmv1.HSMBackend{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return byBackend(ctx, o.GetNamespace(), o.GetName())
+		})).
+		// A KeyManager's status tells when it rolled out; a finished rotation releases the backend.
+		Watches(&kmv1.KeyManager{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			var reqs []reconcile.Request
+			for _, name := range keyManagerBackend(o) {
+				reqs = append(reqs, byBackend(ctx, o.GetNamespace(), name)...)
+			}
+			return reqs
+		})).
+		Watches(&kmv1.KeyRotation{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return byBackend(ctx, o.GetNamespace(), keyRotationBackend(o)[0])
+		})).
+		Complete(r)
+}
+
+// nextLabel increments a label's trailing number, barbican_mkek_10 → barbican_mkek_11; a label without
+// one gets _1 appended.
+func nextLabel(label string) string {
+	i := len(label)
+	for i > 0 && label[i-1] >= '0' && label[i-1] <= '9' {
+		i--
+	}
+	if i == len(label) {
+		return label + "_1"
+	}
+	n, err := strconv.ParseUint(label[i:], 10, 63)
+	if err != nil { // more digits than fit: append rather than overflow
+		return label + "_1"
+	}
+	return label[:i] + strconv.FormatUint(n+1, 10)
+}
