@@ -278,15 +278,19 @@ func rolledOut(dep *appsv1.Deployment) bool {
 }
 
 // rewrap runs `manage hsm rewrap-pkek` against the database of every KeyManager using the backend, one Job
-// each; verify runs it with --dry-run afterwards to check that no project key is left on the old labels.
+// each; verify then runs it with --verify, which fails while any project key is left on other labels (a dry-run
+// rotation runs --dry-run instead: it checks that every project key could be rewrapped).
 func (r *KeyRotationReconciler) rewrap(ctx context.Context, kr *kmv1.KeyRotation, b *kmv1.HSMBackend, status *kmv1.KeyRotationStatus, verify bool) error {
 	kms, err := r.usersOf(ctx, b)
 	if err != nil {
 		return err
 	}
 	args, component := []string{"manage", "hsm", "rewrap-pkek"}, "rewrap"
-	if verify {
+	switch {
+	case verify && kr.Spec.DryRun:
 		args, component = append(args, "--dry-run"), "verify"
+	case verify:
+		args, component = append(args, "--verify"), "verify"
 	}
 	seen := map[string]bool{}
 	var running []string

@@ -135,7 +135,7 @@ func TestKeyRotation(t *testing.T) {
 	e.finishJob(rewrap, true, "")
 	e.phase(first, kmv1.PhaseVerifying)
 	verify := e.rotationJob(first, "verify")
-	if !slices.Equal(verify.Spec.Template.Spec.Containers[0].Args, []string{"manage", "hsm", "rewrap-pkek", "--dry-run"}) {
+	if !slices.Equal(verify.Spec.Template.Spec.Containers[0].Args, []string{"manage", "hsm", "rewrap-pkek", "--verify"}) {
 		t.Errorf("verify Job args %v", verify.Spec.Template.Spec.Containers[0].Args)
 	}
 	e.finishJob(verify, true, "")
@@ -167,7 +167,11 @@ func TestKeyRotation(t *testing.T) {
 		Spec: kmv1.KeyRotationSpec{HSMBackendRef: kmv1.LocalRef{Name: "proteccio"}, DryRun: true}}
 	e.create(dry)
 	e.phase(dry, kmv1.PhaseVerifying)
-	e.finishJob(e.rotationJob(dry, "verify"), true, "")
+	dryJob := e.rotationJob(dry, "verify")
+	if args := dryJob.Spec.Template.Spec.Containers[0].Args; !slices.Equal(args, []string{"manage", "hsm", "rewrap-pkek", "--dry-run"}) {
+		t.Errorf("a dry run's Job runs %v, want rewrap-pkek --dry-run (what would move, checked; nothing changed)", args)
+	}
+	e.finishJob(dryJob, true, "")
 	e.phase(dry, kmv1.PhaseSucceeded)
 	var jobs batchv1.JobList
 	if err := e.c.List(t.Context(), &jobs, client.InNamespace(ns), client.MatchingLabels{labelInstance: "dry"}); err != nil || len(jobs.Items) != 1 {

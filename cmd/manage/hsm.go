@@ -243,7 +243,7 @@ generating another.`,
 // rewrapCommand is `manage hsm rewrap-pkek` (barbican-manage hsm rewrap_pkek), failing loudly.
 func rewrapCommand(cfg *config.Config) *cobra.Command {
 	var a aliases
-	var dryRun bool
+	var dryRun, verify bool
 	var workers int
 	cmd := &cobra.Command{
 		Use:     "rewrap-pkek",
@@ -254,7 +254,8 @@ verified with the key its row names, it is unwrapped by the MKEK its row names, 
 configured keys, the new HMAC is verified, and the row is replaced in a transaction of its own. Secrets are not
 re-encrypted. Interrupted, it leaves every row complete; run it again to finish. It prints its progress
 (done/total) and how many rows remain on other labels, and exits non-zero if any row failed or remains.
-The old keys must stay in the HSM until it reports 0 remaining.`,
+The old keys must stay in the HSM until it reports 0 remaining. --dry-run checks that every row on other labels
+can be rewrapped; --verify checks that none is left (a rotation's last step): both change nothing.`,
 		Example: `  KEYMANAGER_P11_PIN=… keymanager manage hsm rewrap-pkek --db-url mysql://… \
       --p11-library-path /opt/tw_proteccio/lib/libnethsm.so --p11-token-labels barbican \
       --p11-mkek-label barbican_mkek_11 --p11-hmac-label barbican_hmac_11`,
@@ -263,16 +264,17 @@ The old keys must stay in the HSM until it reports 0 remaining.`,
 			if err := prepare(cmd, cfg, &a, noKey); err != nil {
 				return err
 			}
-			return rewrap(cmd, *cfg, dryRun, workers)
+			return rewrap(cmd, *cfg, dryRun || verify, verify, workers)
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "verify and unwrap every row that would be rewrapped, change nothing")
+	cmd.Flags().BoolVar(&verify, "verify", false, "change nothing, and exit non-zero unless every project KEK is under the configured labels (what a rotation checks last)")
 	cmd.Flags().IntVar(&workers, "workers", 2, "rows rewrapped at once (each holds an HSM session; at most --hsm-max-sessions)")
 	a.add(cmd.Flags(), false)
 	return cmd
 }
 
-func rewrap(cmd *cobra.Command, cfg config.Config, dryRun bool, workers int) error {
+func rewrap(cmd *cobra.Command, cfg config.Config, dryRun, verify bool, workers int) error {
 	ctx, out := cmd.Context(), cmd.OutOrStdout()
 	if cfg.P11.MKEKLabel == "" || cfg.P11.HMACLabel == "" {
 		return errors.New("give the labels to rewrap to: --p11-mkek-label and --p11-hmac-label")
@@ -315,6 +317,9 @@ func rewrap(cmd *cobra.Command, cfg config.Config, dryRun bool, workers int) err
 	switch {
 	case res.Failed > 0:
 		return fmt.Errorf("%d project KEKs could not be rewrapped (listed above); %d remain on other labels", res.Failed, res.Remaining)
+	case res.Remaining > 0 && verify:
+		return fmt.Errorf("%w: %d project KEKs are not under %s/%s; run rewrap-pkek", p11crypto.ErrRewrapIncomplete,
+			res.Remaining, cfg.P11.MKEKLabel, cfg.P11.HMACLabel)
 	case res.Remaining > 0 && !dryRun:
 		return fmt.Errorf("%w: %d; run the command again", p11crypto.ErrRewrapIncomplete, res.Remaining)
 	}

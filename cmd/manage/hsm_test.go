@@ -99,6 +99,11 @@ func TestRotationWithRewrap(t *testing.T) {
 	if err != nil || !strings.Contains(out, "would rewrap (verified) 6 of 6") || !strings.Contains(out, "6 project KEKs remain") {
 		t.Fatalf("dry run: %v\n%s", err, out)
 	}
+	// --verify is a rotation's last check: it fails while rows remain, and changes nothing.
+	out, err = run(t, env, append(rewrap, "--verify")...)
+	if err == nil || !strings.Contains(err.Error(), "6 project KEKs are not under mkek_1/hmac_1") {
+		t.Fatalf("verify before the rewrap should fail naming 6 rows: %v\n%s", err, out)
+	}
 	out, err = run(t, env, rewrap...)
 	if err != nil || !strings.Contains(out, "6/6\n") || !strings.Contains(out, "rewrapped 6 of 6") ||
 		!strings.Contains(out, "0 project KEKs remain on other labels") {
@@ -107,6 +112,9 @@ func TestRotationWithRewrap(t *testing.T) {
 	out, err = run(t, env, rewrap...)
 	if err != nil || !strings.Contains(out, "rewrapped 0 of 0") {
 		t.Fatalf("rewrap again: %v\n%s", err, out)
+	}
+	if out, err := run(t, env, append(rewrap, "--verify")...); err != nil || !strings.Contains(out, "0 project KEKs remain") {
+		t.Fatalf("verify after the rewrap: %v\n%s", err, out)
 	}
 	destroyKeys(t, tok, "mkek_0", "hmac_0")
 	withServer(t, tok, dbURL, "mkek_1", "hmac_1", func(h http.Handler) {
