@@ -165,6 +165,9 @@ func p11Config(b *kmv1.HSMBackend, s hsmSettings) map[string]string {
 			cfg[k] = v
 		}
 	}
+	if s.keyWrapGenerateIV != nil {
+		cfg["KEYMANAGER_P11_KEY_WRAP_GENERATE_IV"] = strconv.FormatBool(*s.keyWrapGenerateIV)
+	}
 	if s.aesGCMGenIV != nil {
 		cfg["KEYMANAGER_P11_AES_GCM_GENERATE_IV"] = strconv.FormatBool(*s.aesGCMGenIV)
 	}

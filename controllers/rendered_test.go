@@ -282,7 +282,7 @@ func TestRenderedPodsRun(t *testing.T) {
 
 // runServer starts the rendered server container and waits for /readyz. The pod listens on 0.0.0.0:9311;
 // here a free loopback port stands in for the pod's own network.
-func runServer(t *testing.T, run podRun, bin string) (addr string, logs func() string) {
+func runServer(t *testing.T, run podRun, bin string, extraEnv ...string) (addr string, logs func() string) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -291,7 +291,7 @@ func runServer(t *testing.T, run podRun, bin string) (addr string, logs func() s
 	addr = l.Addr().String()
 	l.Close()
 	ctx, cancel := context.WithCancel(t.Context())
-	server := run.command(ctx, bin, "KEYMANAGER_LISTEN="+addr)
+	server := run.command(ctx, bin, append([]string{"KEYMANAGER_LISTEN=" + addr}, extraEnv...)...)
 	var out syncBuffer
 	server.Stdout, server.Stderr = &out, &out
 	if err := server.Start(); err != nil {
