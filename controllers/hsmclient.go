@@ -265,3 +265,38 @@ func hsmClientPod(b *kmv1.HSMBackend, s hsmSettings, installerImage string) hsmP
 	p.env = append(p.env, corev1.EnvVar{Name: l.configEnv, Value: l.configDir})
 	return p
 }
+
+// secretKeys is a referenced Secret and the keys a pod reads from it.
+type secretKeys struct {
+	name string
+	keys []string
+}
+
+// hsmClientSecrets are the Secrets b's client delivery reads besides the PIN: the client certificate, the
+// HSMs' certificates, the Security World data and the bundle's download credentials. The KeyManager
+// controller checks them before rolling (a missing one is reported on the KeyManager, not as a pod stuck in
+// ContainerCreating) and hashes their versions, so a new certificate rolls the servers.
+func hsmClientSecrets(b *kmv1.HSMBackend) []secretKeys {
+	var refs []secretKeys
+	if r := b.Spec.ClientCertificateSecretRef; r != nil {
+		refs = append(refs, secretKeys{r.Name, []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey}})
+	}
+	if b.Spec.Vendor == kmv1.VendorLuna {
+		if name := lunaCASecret(b); name != "" {
+			refs = append(refs, secretKeys{name, []string{serverCertKey}})
+		}
+	} else if b.Spec.Vendor != kmv1.VendorNShield {
+		for _, srv := range b.Spec.Servers {
+			if srv.CertificateSecretRef != nil {
+				refs = append(refs, secretKeys{srv.CertificateSecretRef.Name, []string{serverCertKey}})
+			}
+		}
+	}
+	if r := b.Spec.SecurityWorldSecretRef; r != nil && b.Spec.Vendor == kmv1.VendorNShield {
+		refs = append(refs, secretKeys{name: r.Name})
+	}
+	if c := b.Spec.Client; c != nil && c.Bundle != nil && c.Bundle.CredentialsSecretRef != nil {
+		refs = append(refs, secretKeys{c.Bundle.CredentialsSecretRef.Name, []string{"username", "password"}})
+	}
+	return refs
+}

@@ -122,6 +122,19 @@ func TestRenderedHSMClientBundle(t *testing.T) {
 			t.Fatalf("install with a wrong checksum: %v\n%s", err, out)
 		}
 	})
+
+	// New download credentials roll the servers: the Secret's version is part of the pod template's hash.
+	hash := dep.Spec.Template.Annotations[annotationConfigHash]
+	download := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "download"}}
+	e.modify(download, func() { download.Data["password"] = []byte("rotated") })
+	e.eventually("the Deployment rolls for the new credentials", func() bool {
+		return e.get(dep) == nil && dep.Spec.Template.Annotations[annotationConfigHash] != hash
+	})
+	// Which the download server does not accept: the install says so.
+	out, err := run(t.TempDir(), pod.InitContainers[0], "SSL_CERT_FILE="+caFile)
+	if err == nil || !strings.Contains(out, "401") || !strings.Contains(out, "credentials") || strings.Contains(out, "rotated") {
+		t.Errorf("install with wrong credentials: %v\n%s", err, out)
+	}
 }
 
 func tarGz(t *testing.T, files map[string][]byte) []byte {
