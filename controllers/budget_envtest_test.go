@@ -53,6 +53,12 @@ func TestConnectionBudget(t *testing.T) {
 		s.Replicas, s.Workers, s.SecretStores = ptr.To[int32](3), ptr.To[int32](32), hsmStore("proteccio")
 	})
 	e.create(a)
+	// The backend renders its client configuration into a ConfigMap it owns, which the pods mount.
+	rc := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "proteccio-hsm-client"}}
+	e.eventually("the proteccio.rc ConfigMap", func() bool { return e.get(rc) == nil })
+	if !strings.Contains(rc.Data["proteccio.rc"], "[CLIENT]\nMode=0\n") || !metav1.IsControlledBy(rc, backend) {
+		t.Errorf("ConfigMap %s: %v, owners %v", rc.Name, rc.Data, rc.OwnerReferences)
+	}
 	capped := e.kmCondition(a, kmv1.ConditionWorkersCapped, metav1.ConditionTrue, kmv1.ReasonWorkersCapped)
 	want := "10 of 32 requested workers per pod: HSMBackend proteccio allows 32 connections, 2 reserved for Jobs, 128 requested in all; rolling with maxSurge 0"
 	if capped.Message != want {

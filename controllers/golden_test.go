@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -35,7 +36,18 @@ func TestGoldenObjects(t *testing.T) {
 		s.SecretStores = append(s.SecretStores, kmv1.SecretStore{Name: "hsm", GlobalDefault: true,
 			PKCS11: &kmv1.PKCS11Store{HSMBackendRef: corev1.LocalObjectReference{Name: "proteccio"}}})
 	})
-	b := newHSMBackend("kms", "proteccio", nil)
+	// Two Proteccio HSMs in HA with a client certificate, the client downloaded as a bundle.
+	b := newHSMBackend("kms", "proteccio", func(s *kmv1.HSMBackendSpec) {
+		s.Servers = []kmv1.HSMServer{
+			{Address: "10.0.0.11", CertificateSecretRef: &corev1.LocalObjectReference{Name: "hsm1-cert"}},
+			{Address: "10.0.0.12", CertificateSecretRef: &corev1.LocalObjectReference{Name: "hsm2-cert"}},
+		}
+		s.ClientCertificateSecretRef = &corev1.LocalObjectReference{Name: "proteccio-client"}
+		s.Client = &kmv1.HSMClient{Bundle: &kmv1.HSMClientBundle{
+			URL: "https://files.example.com/proteccio-client.tar.gz", SHA256: strings.Repeat("ab", 32), Format: "tar.gz",
+			CredentialsSecretRef: &corev1.LocalObjectReference{Name: "proteccio-download"},
+		}}
+	})
 	in := kmInputs{km: km, hsm: b, settings: effectiveSettings(b), workers: 10, surge: 0,
 		versions: map[string]string{"Secret/db": "101", "Secret/kek": "102", "Secret/hsm-pin": "103", "ConfigMap/policy": "104"}}
 	cfg := renderConfig(in)
@@ -44,33 +56,87 @@ func TestGoldenObjects(t *testing.T) {
 		args: []string{"manage", "hsm", "ensure-keys"}}
 
 	for name, obj := range map[string]any{
-		"configmap.yaml":           buildConfigMap(in, cfg),
-		"deployment.yaml":          buildDeployment(in, hash),
-		"migration-job.yaml":       buildMigrationJob(km, migrationRevision(km)),
-		"ensure-keys-job.yaml":     keys.build("kms", "proteccio"),
-		"service.yaml":             buildService(km),
-		"poddisruptionbudget.yaml": buildPDB(km),
+		"configmap.yaml":            buildConfigMap(in, cfg),
+		"deployment.yaml":           buildDeployment(in, hash),
+		"migration-job.yaml":        buildMigrationJob(km, migrationRevision(km)),
+		"ensure-keys-job.yaml":      keys.build("kms", "proteccio"),
+		"service.yaml":              buildService(km),
+		"poddisruptionbudget.yaml":  buildPDB(km),
+		"hsm-client-configmap.yaml": buildHSMConfigMap(b, effectiveSettings(b)),
 	} {
 		got, err := yaml.Marshal(obj)
 		if err != nil {
 			t.Fatal(err)
 		}
-		path := filepath.Join("testdata", "golden", name)
-		if *update {
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, got, 0o644); err != nil { //nolint:gosec // a checked-in test fixture
-				t.Fatal(err)
-			}
-			continue
+		golden(t, filepath.Join("testdata", "golden", name), got)
+	}
+}
+
+// golden compares got with the file at path, or rewrites the file with -update.
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
 		}
-		want, err := os.ReadFile(path)
+		if err := os.WriteFile(path, got, 0o644); err != nil { //nolint:gosec // a checked-in test fixture
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the rendered output; review `go test ./controllers -run Golden -update` and git diff:\n%s", path, got)
+	}
+}
+
+// TestGoldenVendorConfigs pins the rendered client configuration of each vendor, single and in HA, and what
+// the pods get with a client image: testdata/golden/vendor/<case>.
+func TestGoldenVendorConfigs(t *testing.T) {
+	cert := func(name string) *corev1.LocalObjectReference { return &corev1.LocalObjectReference{Name: name} }
+	cases := map[string]func(*kmv1.HSMBackendSpec){
+		"proteccio-single": func(s *kmv1.HSMBackendSpec) {
+			s.Servers = []kmv1.HSMServer{{Address: "hsm1.example.com", CertificateSecretRef: cert("hsm1-cert")}}
+			s.ClientCertificateSecretRef = cert("proteccio-client")
+		},
+		"proteccio-ha": func(s *kmv1.HSMBackendSpec) {
+			s.Servers = []kmv1.HSMServer{{Address: "10.0.0.11", CertificateSecretRef: cert("hsm1-cert")}, {Address: "10.0.0.12", CertificateSecretRef: cert("hsm2-cert")}}
+			s.ClientCertificateSecretRef = cert("proteccio-client")
+		},
+		"luna-ha": func(s *kmv1.HSMBackendSpec) {
+			s.Vendor, s.Token = kmv1.VendorLuna, kmv1.TokenSelector{Labels: []string{"barbican_ha"}}
+			s.Servers = []kmv1.HSMServer{
+				{Address: "luna1.example.com", Partition: "1312109862342", CertificateSecretRef: cert("luna-cas")},
+				{Address: "luna2.example.com", Port: ptr.To[int32](1793), Partition: "1312109862343", CertificateSecretRef: cert("luna-cas")},
+			}
+			s.ClientCertificateSecretRef = cert("luna-client")
+			s.Client = &kmv1.HSMClient{Image: &kmv1.HSMClientImage{Image: "registry.example.com/luna-client@sha256:" + strings.Repeat("0", 64), Path: "/usr/safenet/lunaclient"}}
+		},
+		"nshield-loadsharing": func(s *kmv1.HSMBackendSpec) {
+			s.Vendor = kmv1.VendorNShield
+			s.Servers = []kmv1.HSMServer{{Address: "10.1.0.1"}, {Address: "10.1.0.2"}}
+			s.SecurityWorldSecretRef = cert("nshield-world")
+			s.Client = &kmv1.HSMClient{Image: &kmv1.HSMClientImage{Image: "registry.example.com/nshield-client:13.4", Path: "/opt/nfast"}}
+		},
+	}
+	for name, mod := range cases {
+		b := newHSMBackend("kms", "hsm", mod)
+		s := effectiveSettings(b)
+		p := hsmClientPod(b, s, "keymanager:1.0")
+		pod := map[string]any{"initContainers": p.initContainers, "volumes": p.volumes, "mounts": p.mounts, "env": p.env}
+		podYAML, err := yaml.Marshal(pod)
 		if err != nil {
-			t.Fatalf("%v (run with -update to create it)", err)
+			t.Fatal(err)
 		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s differs from the builders' output; review `go test ./controllers -run Golden -update` and git diff:\n%s", path, got)
+		files := map[string][]byte{
+			name + "/" + layouts[b.Spec.Vendor].configFile: []byte(vendorConfig(b, s)),
+			name + "/pod.yaml": podYAML,
+		}
+		for file, got := range files {
+			golden(t, filepath.Join("testdata", "golden", "vendor", file), got)
 		}
 	}
 }

@@ -104,7 +104,27 @@ func (r *HSMBackendReconciler) converge(ctx context.Context, b *kmv1.HSMBackend,
 		conds.set(kmv1.ConditionKeysReady, metav1.ConditionUnknown, kmv1.ReasonReferenceNotFound, "waiting for the PIN Secret")
 		return missingf("Secret %s has no key %q", pin.Name, b.Spec.LoginPINSecretRef.Key)
 	}
+	if err := r.applyClientConfig(ctx, b); err != nil {
+		return err
+	}
 	return r.ensureKeys(ctx, b, status, conds)
+}
+
+// applyClientConfig writes the ConfigMap of the backend's rendered vendor configuration, which the servers
+// and the HSM Jobs mount.
+func (r *HSMBackendReconciler) applyClientConfig(ctx context.Context, b *kmv1.HSMBackend) error {
+	want := buildHSMConfigMap(b, effectiveSettings(b))
+	if want == nil {
+		return nil
+	}
+	live := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: want.Namespace, Name: want.Name}}
+	if _, err := controllerutil.CreateOrUpdate(ctx, r.Client, live, func() error {
+		live.Labels, live.Data = want.Labels, want.Data
+		return controllerutil.SetControllerReference(b, live, r.Scheme)
+	}); err != nil {
+		return fmt.Errorf("applying ConfigMap %s: %w", want.Name, err)
+	}
+	return nil
 }
 
 // jobImage picks the image of the backend's Jobs: the operator's --job-image, else that of the first
@@ -229,6 +249,7 @@ func (r *HSMBackendReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&kmv1.HSMBackend{}).
 		Owns(&batchv1.Job{}).
+		Owns(&corev1.ConfigMap{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			return listRequests(ctx, r, &kmv1.HSMBackendList{}, o.GetNamespace(), indexSecrets, o.GetName())
 		})).

@@ -37,6 +37,7 @@ func (j hsmJob) hash() string {
 		fmt.Fprintf(h, "%s=%s\n", k, cfg[k])
 	}
 	fmt.Fprintf(h, "pin=%s/%s\n", j.backend.Spec.LoginPINSecretRef.Name, j.backend.Spec.LoginPINSecretRef.Key)
+	fmt.Fprintf(h, "hsm-client=%s\n", hsmClientDigest(j.backend, j.settings))
 	for _, e := range j.extraEnv {
 		fmt.Fprintf(h, "%s=%s\n", e.Name, e.Value)
 	}
@@ -57,6 +58,9 @@ func (j hsmJob) build(namespace, owner string) *batchv1.Job {
 	}
 	env = append(env, pinEnv(j.backend))
 	env = append(env, j.extraEnv...)
+	// The Job loads the vendor client as the servers do: the same init containers, volumes and environment.
+	client := hsmClientPod(j.backend, j.settings, j.image)
+	env = append(env, client.env...)
 	labels := map[string]string{
 		labelName: "keymanager", labelInstance: owner, labelComponent: j.component, labelManagedBy: managedBy,
 	}
@@ -79,9 +83,10 @@ func (j hsmJob) build(namespace, owner string) *batchv1.Job {
 						Args:            j.args,
 						Env:             env,
 						SecurityContext: containerSecurityContext(),
-						VolumeMounts:    []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
+						VolumeMounts:    append([]corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}, client.mounts...),
 					}},
-					Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+					InitContainers: client.initContainers,
+					Volumes:        append([]corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}, client.volumes...),
 				},
 			},
 		},

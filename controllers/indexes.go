@@ -50,16 +50,8 @@ func keyManagerBackend(o client.Object) []string {
 func hsmBackendSecrets(o client.Object) []string {
 	b := o.(*kmv1.HSMBackend) //nolint:forcetypeassert // the indexer is registered for HSMBackend only
 	names := []string{b.Spec.LoginPINSecretRef.Name}
-	if r := b.Spec.ClientCertificateSecretRef; r != nil {
-		names = append(names, r.Name)
-	}
-	if r := b.Spec.SecurityWorldSecretRef; r != nil {
-		names = append(names, r.Name)
-	}
-	for _, s := range b.Spec.Servers {
-		if s.CertificateSecretRef != nil {
-			names = append(names, s.CertificateSecretRef.Name)
-		}
+	for _, r := range hsmClientSecrets(b) {
+		names = append(names, r.name)
 	}
 	return names
 }

@@ -262,6 +262,11 @@ func (r *KeyManagerReconciler) gather(ctx context.Context, km *kmv1.KeyManager) 
 		if err := secret(b.Spec.LoginPINSecretRef.Name, b.Spec.LoginPINSecretRef.Key); err != nil {
 			return in, err
 		}
+		for _, r := range hsmClientSecrets(b) {
+			if err := secret(r.name, r.keys...); err != nil {
+				return in, err
+			}
+		}
 		in.hsm, in.settings = b, effectiveSettings(b)
 	}
 	return in, nil

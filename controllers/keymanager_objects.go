@@ -165,6 +165,9 @@ func p11Config(b *kmv1.HSMBackend, s hsmSettings) map[string]string {
 			cfg[k] = v
 		}
 	}
+	if s.keyWrapGenerateIV != nil {
+		cfg["KEYMANAGER_P11_KEY_WRAP_GENERATE_IV"] = strconv.FormatBool(*s.keyWrapGenerateIV)
+	}
 	if s.aesGCMGenIV != nil {
 		cfg["KEYMANAGER_P11_AES_GCM_GENERATE_IV"] = strconv.FormatBool(*s.aesGCMGenIV)
 	}
@@ -206,6 +209,9 @@ func configHash(cfg map[string]string, in kmInputs) string {
 	}
 	for _, k := range slices.Sorted(maps.Keys(in.versions)) {
 		fmt.Fprintf(h, "%s@%s\n", k, in.versions[k])
+	}
+	if in.hsm != nil {
+		fmt.Fprintf(h, "hsm-client=%s\n", hsmClientDigest(in.hsm, in.settings))
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
@@ -290,8 +296,11 @@ func buildDeployment(in kmInputs, hash string) *appsv1.Deployment {
 	km := in.km
 	vols, mounts := volumes(km)
 	env := dbEnv(km)
+	var inits []corev1.Container
 	if in.hsm != nil {
 		env = append(env, pinEnv(in.hsm))
+		p := hsmClientPod(in.hsm, in.settings, km.Spec.Image)
+		inits, vols, mounts, env = p.initContainers, append(vols, p.volumes...), append(mounts, p.mounts...), append(env, p.env...)
 	}
 	if ks := keystonePassword(km); ks != nil {
 		env = append(env, corev1.EnvVar{Name: envKeystonePass, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: ks.DeepCopy()}})
@@ -328,6 +337,7 @@ func buildDeployment(in kmInputs, hash string) *appsv1.Deployment {
 					TopologySpreadConstraints:    pl.TopologySpreadConstraints,
 					PriorityClassName:            pl.PriorityClassName,
 					Volumes:                      vols,
+					InitContainers:               inits,
 					Containers: []corev1.Container{{
 						Name:            serverName,
 						Image:           km.Spec.Image,

@@ -54,7 +54,13 @@ var varRef = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
 // render resolves container c of pod spec in namespace ns the way the kubelet would.
 func (e *env) render(ns string, pod corev1.PodSpec, c corev1.Container) podRun {
 	e.t.Helper()
-	root := e.t.TempDir()
+	return e.renderIn(e.t.TempDir(), ns, pod, c)
+}
+
+// renderIn is render with the pod's root given: the containers of one pod (its init containers and the
+// main one) share root, where each emptyDir is one directory whatever the path it is mounted at.
+func (e *env) renderIn(root, ns string, pod corev1.PodSpec, c corev1.Container) podRun {
+	e.t.Helper()
 	vars := map[string]string{}
 	var order []string
 	setVar := func(k, v string) {
@@ -111,22 +117,44 @@ func (e *env) render(ns string, pod corev1.PodSpec, c corev1.Container) podRun {
 		if i < 0 {
 			e.t.Fatalf("volume mount %s has no volume", m.Name)
 		}
+		if v := pod.Volumes[i]; v.EmptyDir != nil {
+			// One directory per emptyDir under root, linked from each container's mount path.
+			dir, link := filepath.Join(root, ".volumes", v.Name), filepath.Join(root, m.MountPath)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				e.t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+				e.t.Fatal(err)
+			}
+			if _, err := os.Lstat(link); err != nil {
+				if err := os.Symlink(dir, link); err != nil {
+					e.t.Fatal(err)
+				}
+			}
+			continue
+		}
 		e.layOut(ns, pod.Volumes[i], filepath.Join(root, m.MountPath))
 	}
-	// Paths in the environment point into the mounts: move them under root, longest mount path first.
+	// Paths in the environment and the arguments point into the mounts: move them under root, longest mount
+	// path first.
 	slices.SortFunc(mounts, func(a, b corev1.VolumeMount) int { return len(b.MountPath) - len(a.MountPath) })
-	var env []string
-	for _, k := range order {
-		v := vars[k]
+	underRoot := func(v string) string {
 		for _, m := range mounts {
 			if v == m.MountPath || strings.HasPrefix(v, m.MountPath+"/") {
-				v = filepath.Join(root, v)
-				break
+				return filepath.Join(root, v)
 			}
 		}
-		env = append(env, k+"="+v)
+		return v
 	}
-	return podRun{args: slices.Concat(c.Command, c.Args), env: env, root: root}
+	var env []string
+	for _, k := range order {
+		env = append(env, k+"="+underRoot(vars[k]))
+	}
+	args := slices.Concat(c.Command, c.Args)
+	for i := range args {
+		args[i] = underRoot(args[i])
+	}
+	return podRun{args: args, env: env, root: root}
 }
 
 func (e *env) layOut(ns string, v corev1.Volume, dir string) {
@@ -282,7 +310,7 @@ func TestRenderedPodsRun(t *testing.T) {
 
 // runServer starts the rendered server container and waits for /readyz. The pod listens on 0.0.0.0:9311;
 // here a free loopback port stands in for the pod's own network.
-func runServer(t *testing.T, run podRun, bin string) (addr string, logs func() string) {
+func runServer(t *testing.T, run podRun, bin string, extraEnv ...string) (addr string, logs func() string) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -291,7 +319,7 @@ func runServer(t *testing.T, run podRun, bin string) (addr string, logs func() s
 	addr = l.Addr().String()
 	l.Close()
 	ctx, cancel := context.WithCancel(t.Context())
-	server := run.command(ctx, bin, "KEYMANAGER_LISTEN="+addr)
+	server := run.command(ctx, bin, append([]string{"KEYMANAGER_LISTEN=" + addr}, extraEnv...)...)
 	var out syncBuffer
 	server.Stdout, server.Stderr = &out, &out
 	if err := server.Start(); err != nil {

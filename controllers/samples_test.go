@@ -28,6 +28,11 @@ func TestSamples(t *testing.T) {
 		{"barbican-kek", map[string]string{"kek": testKEK}},
 		{"kms-kek", map[string]string{"kek": testKEK}},
 		{"proteccio-pin", map[string]string{"pin": "1234"}},
+		// What the Proteccio pods mount: the HSMs' and the client's certificates, the bundle's credentials.
+		{"proteccio-hsm1-cert", map[string]string{"ca.crt": "cert"}},
+		{"proteccio-hsm2-cert", map[string]string{"ca.crt": "cert"}},
+		{"proteccio-client-tls", map[string]string{"tls.crt": "cert", "tls.key": "key"}},
+		{"vendor-download", map[string]string{"username": "u", "password": "p"}},
 	} {
 		e.secret(ns, s.name, s.data)
 	}

@@ -15,6 +15,9 @@ type vendorProfile struct {
 	hmacMechanism       string
 	encryptionMechanism string
 	keyWrapMechanism    string
+	// keyWrapGenerateIV, when set, overrides the server's default (true): SoftHSM2's CKM_AES_KEY_WRAP_PAD
+	// refuses an IV parameter with CKR_ARGUMENTS_BAD.
+	keyWrapGenerateIV *bool
 }
 
 // profiles are the vendor defaults. The paths are where the vendors' clients install their PKCS#11 module;
@@ -42,6 +45,7 @@ var profiles = map[kmv1.HSMVendor]vendorProfile{
 		libraryPath: "/usr/lib/softhsm/libsofthsm2.so",
 		hmacKeyType: "CKK_GENERIC_SECRET", hmacKeygenMechanism: "CKM_GENERIC_SECRET_KEY_GEN",
 		hmacMechanism: "CKM_SHA256_HMAC", encryptionMechanism: "CKM_AES_GCM", keyWrapMechanism: "CKM_AES_KEY_WRAP_PAD",
+		keyWrapGenerateIV: ptr.To(false),
 	},
 	kmv1.VendorGeneric: {},
 }
@@ -76,6 +80,7 @@ func effectiveSettings(b *kmv1.HSMBackend) hsmSettings {
 		hmacMechanism:       or(mk.HMACMechanism, p.hmacMechanism),
 		encryptionMechanism: or(mk.EncryptionMechanism, p.encryptionMechanism),
 		keyWrapMechanism:    or(mk.KeyWrapMechanism, p.keyWrapMechanism),
+		keyWrapGenerateIV:   p.keyWrapGenerateIV,
 	}}
 	s.reserved = ptr.Deref(b.Spec.ReservedSessions, 2)
 	s.mkekLabel, s.hmacLabel = or(mk.MKEKLabel, "barbican_mkek_0"), or(mk.HMACLabel, "barbican_hmac_0")

@@ -196,7 +196,8 @@ type HSMServer struct {
 	// +optional
 	Port *int32 `json:"port,omitempty"`
 
-	// certificateSecretRef names a Secret whose ca.crt (or tls.crt) is the HSM's server certificate.
+	// certificateSecretRef names a Secret whose ca.crt is the HSM's server certificate (for luna, the first
+	// server's ca.crt is the one CA file of the client and holds every appliance's certificate).
 	// +optional
 	CertificateSecretRef *corev1.LocalObjectReference `json:"certificateSecretRef,omitempty"`
 
