@@ -22,7 +22,7 @@ SHELL         := bash
 .DEFAULT_GOAL := help
 
 .PHONY: help build run deps test fmt-check vet test-go e2e bench lint fuzz clean generate manifests generated-check \
-	cluster-up cluster-down cluster-status
+	cluster-up cluster-down cluster-status image
 
 help: ## List the targets.
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -96,6 +96,9 @@ cluster-down: ## Stop that cluster and undo its changes to the host.
 
 cluster-status: ## Exit 0 when the cluster's node is Ready.
 	bash hack/cluster.sh status
+
+image: ## Build the keymanager OCI image (no Docker engine) into bin/image; import it into the running cluster.
+	bash hack/image.sh
 
 clean: ## Remove bin/ and test output (built tools stay in the user cache); stops a running cluster first.
 	if [[ -d $(BIN)/cluster ]]; then bash hack/cluster.sh down; fi
