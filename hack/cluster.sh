@@ -192,7 +192,8 @@ cni_config() {
   "plugins": [
     {"type": "bridge", "bridge": "${BRIDGE}", "isGateway": true, "hairpinMode": true, "ipMasq": false,
      "ipam": {"type": "host-local", "dataDir": "${STATE}/cni/ipam",
-              "ranges": [[{"subnet": "${POD_CIDR}", "gateway": "${NODE_IP}"}]]}},
+              "ranges": [[{"subnet": "${POD_CIDR}", "gateway": "${NODE_IP}"}]],
+              "routes": [{"dst": "0.0.0.0/0"}]}},
     {"type": "portmap", "capabilities": {"portMappings": true}}
   ]
 }
