@@ -22,7 +22,7 @@ SHELL         := bash
 .DEFAULT_GOAL := help
 
 .PHONY: help build run deps test fmt-check vet test-go e2e bench lint fuzz clean generate manifests generated-check \
-	cluster-up cluster-down cluster-status image
+	cluster-up cluster-down cluster-status image test-e2e
 
 help: ## List the targets.
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -99,6 +99,9 @@ cluster-status: ## Exit 0 when the cluster's node is Ready.
 
 image: ## Build the keymanager OCI image (no Docker engine) into bin/image; import it into the running cluster.
 	bash hack/image.sh
+
+test-e2e: ## On the running cluster (make cluster-up): the operator from config/ with `make image`'s image, a KeyManager on MariaDB until Available. Not part of `make test` yet.
+	bash hack/e2e-cluster.sh
 
 clean: ## Remove bin/ and test output (built tools stay in the user cache); stops a running cluster first.
 	if [[ -d $(BIN)/cluster ]]; then bash hack/cluster.sh down; fi
