@@ -20,12 +20,18 @@ KUBECTL="${KM_BIN_DIR}/k8s/${K8S_VERSION}-$(go_os_arch)/kubectl"
 export KUBECONFIG="${KM_BIN_DIR}/kubeconfig"
 WORK="$(mktemp -d)"
 RELAY_PID=
+# STARTED is set once the cluster answered; before that there is nothing to show or clean.
+STARTED=
 
 k() { "$KUBECTL" "$@"; }
 
 cleanup() {
 	local rc=$?
-	if [[ $rc -ne 0 ]] && [[ -x "$KUBECTL" ]]; then
+	if [[ -z "$STARTED" ]]; then
+		rm -rf "$WORK"
+		exit "$rc"
+	fi
+	if [[ $rc -ne 0 ]]; then
 		warn "e2e failed; state of ${NS} and the operator:"
 		k -n "$NS" get keymanager,deploy,job,pod -o wide >&2 || true
 		k -n "$NS" get keymanager -o yaml 2>/dev/null | sed -n '/^  status:/,$p' >&2 || true
@@ -52,6 +58,7 @@ main() {
 		missing "the e2e cluster" "not running (make cluster-up)" || true
 		exit 1
 	fi
+	STARTED=1
 	local ref t0=$SECONDS
 	ref="$(bash "${REPO_ROOT}/hack/image.sh")"
 
