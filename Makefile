@@ -21,7 +21,8 @@ SHELL         := bash
 .SHELLFLAGS   := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-.PHONY: help build run deps test fmt-check vet test-go e2e bench lint fuzz clean generate manifests generated-check
+.PHONY: help build run deps test fmt-check vet test-go e2e bench lint fuzz clean generate manifests generated-check \
+	cluster-up cluster-down cluster-status image test-e2e
 
 help: ## List the targets.
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -87,5 +88,21 @@ lint: ## golangci-lint (built from the Go module proxy) with .golangci.yml.
 fuzz: ## Short fuzz runs: FUZZ_TIME per target, FUZZ_TARGETS to choose.
 	FUZZ_TIME=$(FUZZ_TIME) bash hack/fuzz.sh $(FUZZ_TARGETS)
 
-clean: ## Remove bin/ and test output (built tools stay in the user cache).
+cluster-up: ## Start a real single-node Kubernetes (root; see docs/e2e-cluster.md); kubeconfig in bin/kubeconfig.
+	bash hack/cluster.sh up
+
+cluster-down: ## Stop that cluster and undo its changes to the host.
+	bash hack/cluster.sh down
+
+cluster-status: ## Exit 0 when the cluster's node is Ready.
+	bash hack/cluster.sh status
+
+image: ## Build the keymanager OCI image (no Docker engine) into bin/image; import it into the running cluster.
+	bash hack/image.sh
+
+test-e2e: ## On the running cluster (make cluster-up): the operator from config/ with `make image`'s image, a KeyManager on MariaDB until Available. Not part of `make test` yet.
+	bash hack/e2e-cluster.sh
+
+clean: ## Remove bin/ and test output (built tools stay in the user cache); stops a running cluster first.
+	if [[ -d $(BIN)/cluster ]]; then bash hack/cluster.sh down; fi
 	rm -rf $(BIN) coverage.out coverage.html *.test *.prof
