@@ -238,8 +238,9 @@ func TestKeyManager(t *testing.T) {
 func checkServerPod(t *testing.T, dep *appsv1.Deployment) {
 	t.Helper()
 	pod := dep.Spec.Template.Spec
-	if psc := pod.SecurityContext; psc == nil || !ptr.Deref(psc.RunAsNonRoot, false) || psc.FSGroup != nil {
-		t.Errorf("pod security context %+v: want runAsNonRoot and no fsGroup", psc)
+	// fsGroup is the server's own group: it makes the root-owned KEK readable by the server alone (0440).
+	if psc := pod.SecurityContext; psc == nil || !ptr.Deref(psc.RunAsNonRoot, false) || ptr.Deref(psc.FSGroup, 0) != ptr.Deref(psc.RunAsUser, -1) {
+		t.Errorf("pod security context %+v: want runAsNonRoot and fsGroup the server's own group", psc)
 	}
 	c := pod.Containers[0]
 	if sc := c.SecurityContext; sc == nil || !ptr.Deref(sc.ReadOnlyRootFilesystem, false) || ptr.Deref(sc.AllowPrivilegeEscalation, true) {

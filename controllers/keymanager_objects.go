@@ -248,12 +248,15 @@ func pinEnv(b *kmv1.HSMBackend) corev1.EnvVar {
 }
 
 func podSecurityContext() *corev1.PodSecurityContext {
-	// No fsGroup: it would make the mounted KEK group-readable (0440), which the server refuses for a key
-	// file, and it is not needed because nothing writes to a shared volume.
+	// fsGroup is what lets the non-root server read the KEK at all: a Secret volume's files belong to root, so
+	// without it a 0400 KEK is unreadable by uid 65532 (seen on a real kubelet: "permission denied"). With it
+	// the kubelet makes the file root:65532 0440, which the server accepts because root owns it and the group
+	// is its own (simplecrypto.privateKEKFile); any other group or any access by others is still refused.
 	return &corev1.PodSecurityContext{
 		RunAsNonRoot:   ptr.To(true),
 		RunAsUser:      ptr.To[int64](serverUID),
 		RunAsGroup:     ptr.To[int64](serverUID),
+		FSGroup:        ptr.To[int64](serverUID),
 		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 	}
 }
@@ -266,7 +269,7 @@ func containerSecurityContext() *corev1.SecurityContext {
 	}
 }
 
-// volumes are the server's volumes: the KEK mounted 0400, the policy, and writable scratch space under a
+// volumes are the server's volumes: the KEK mounted 0400 (0440 root:fsGroup once the kubelet applies fsGroup), the policy, and writable scratch space under a
 // read-only root filesystem.
 func volumes(km *kmv1.KeyManager) ([]corev1.Volume, []corev1.VolumeMount) {
 	vols := []corev1.Volume{

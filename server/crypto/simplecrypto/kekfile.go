@@ -7,10 +7,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"syscall"
 )
 
 // ErrInsecureKEKFile means the KEK file can be read or written by users
-// other than its owner.
+// other than its owner (see privateKEKFile for the one group read allowed).
 var ErrInsecureKEKFile = errors.New("simple_crypto KEK file is accessible by group or others")
 
 const kekFileHeader = `# keymanager simple_crypto master KEK (Barbican [simple_crypto_plugin] kek).
@@ -55,7 +57,7 @@ func ReadKEKFile(path string) ([]Key, error) {
 	if !info.Mode().IsRegular() {
 		return nil, fmt.Errorf("read simple_crypto KEK file %s: not a regular file", path)
 	}
-	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+	if perm := info.Mode().Perm(); !privateKEKFile(perm, ownerOf(info), processGroups()) {
 		return nil, fmt.Errorf("%w: %s has mode %04o; run `chmod 600 %s`", ErrInsecureKEKFile, path, perm, path)
 	}
 	data, err := os.ReadFile(path)
@@ -68,6 +70,45 @@ func ReadKEKFile(path string) ([]Key, error) {
 		return nil, fmt.Errorf("simple_crypto KEK file %s: %w", path, err)
 	}
 	return keys, nil
+}
+
+// fileOwner is a file's owning user and group.
+type fileOwner struct {
+	uid, gid int
+	known    bool
+}
+
+func ownerOf(info fs.FileInfo) fileOwner {
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		return fileOwner{uid: int(st.Uid), gid: int(st.Gid), known: true}
+	}
+	return fileOwner{}
+}
+
+// processGroups are the process's group and supplementary groups.
+func processGroups() []int {
+	groups, err := os.Getgroups()
+	if err != nil {
+		groups = nil
+	}
+	return append(groups, os.Getgid())
+}
+
+// privateKEKFile says whether a KEK file with mode perm and owner is readable by nobody but this process
+// (whose groups are given). Others may have no access at all. The group may read -- never write -- only when root owns the file
+// and the group is one of the process's own: that is how a Kubernetes Secret volume reaches a non-root
+// container (root:fsGroup, 0440), as PostgreSQL accepts its root-owned 0640 key files. The group then holds
+// this process alone; any other group, or a file owned by another user, is refused.
+func privateKEKFile(perm fs.FileMode, owner fileOwner, groups []int) bool {
+	switch {
+	case perm&0o007 != 0:
+		return false
+	case perm&0o070 == 0:
+		return true
+	case perm&0o070 != 0o040 || !owner.known || owner.uid != 0:
+		return false
+	}
+	return slices.Contains(groups, owner.gid)
 }
 
 // createKEKFile writes key to a private temporary file and hard-links it into

@@ -81,6 +81,14 @@ func TestLoadOrCreateKEKFileRefusesInsecurePermissions(t *testing.T) {
 			if err := os.Chmod(path, mode); err != nil {
 				t.Fatal(err)
 			}
+			// Run as root (as CI does), the file is root's, and root's own group may read a root-owned
+			// file: give it a group this process is not in. Otherwise the file is not root's, and any group
+			// read is refused.
+			if os.Getuid() == 0 {
+				if err := os.Chown(path, 0, 54321); err != nil {
+					t.Fatal(err)
+				}
+			}
 			_, _, err := LoadOrCreateKEKFile(path)
 			if !errors.Is(err, ErrInsecureKEKFile) {
 				t.Fatalf("error should be ErrInsecureKEKFile, got %v", err)
@@ -174,5 +182,33 @@ func assertMode(t *testing.T, path string, want fs.FileMode) {
 	}
 	if got := info.Mode().Perm(); got != want {
 		t.Errorf("%s should have mode %04o, got %04o", path, want, got)
+	}
+}
+
+// TestPrivateKEKFile is the rule for who may read a KEK file: its owner, plus -- for a root-owned file -- a
+// group of the process's own, which is how a Kubernetes Secret volume reaches a non-root server (root:fsGroup,
+// mode 0440 for defaultMode 0400).
+func TestPrivateKEKFile(t *testing.T) {
+	const fsGroup = 65532
+	mine := []int{fsGroup, 100}
+	for name, tc := range map[string]struct {
+		perm  fs.FileMode
+		owner fileOwner
+		want  bool
+	}{
+		"owner-only":                           {0o600, fileOwner{uid: 1000, gid: 1000, known: true}, true},
+		"owner read-only":                      {0o400, fileOwner{uid: 1000, gid: 1000, known: true}, true},
+		"a Secret volume with fsGroup":         {0o440, fileOwner{uid: 0, gid: fsGroup, known: true}, true},
+		"root-owned, group one of ours (0640)": {0o640, fileOwner{uid: 0, gid: 100, known: true}, true},
+		"root-owned, a group not ours":         {0o440, fileOwner{uid: 0, gid: 4242, known: true}, false},
+		"group-readable, not root's":           {0o440, fileOwner{uid: 1000, gid: fsGroup, known: true}, false},
+		"group-writable":                       {0o460, fileOwner{uid: 0, gid: fsGroup, known: true}, false},
+		"others may read":                      {0o444, fileOwner{uid: 0, gid: fsGroup, known: true}, false},
+		"others may write":                     {0o402, fileOwner{uid: 0, gid: fsGroup, known: true}, false},
+		"owner unknown":                        {0o440, fileOwner{}, false},
+	} {
+		if got := privateKEKFile(tc.perm, tc.owner, mine); got != tc.want {
+			t.Errorf("%s: mode %04o owner %+v: got %v, want %v", name, tc.perm, tc.owner, got, tc.want)
+		}
 	}
 }
