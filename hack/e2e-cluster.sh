@@ -75,6 +75,9 @@ main() {
 	RELAY_PID=$!
 
 	log "KeyManager ${NS}/kms, simple_crypto"
+	# A previous run deletes its namespace without waiting: recreating it while it is still terminating
+	# would fail every create in it.
+	k delete namespace "$NS" --ignore-not-found --wait=true --timeout=120s >/dev/null
 	k create namespace "$NS" --dry-run=client -o yaml | k apply -f - >/dev/null
 	k -n "$NS" create secret generic kms-db --from-literal=username=keymanager --from-literal=password=keymanager \
 		--dry-run=client -o yaml | k apply -f - >/dev/null
