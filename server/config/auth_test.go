@@ -7,23 +7,16 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/spf13/pflag"
 )
 
+// resolve is resolveServe followed by Validate, as serve runs them.
 func resolve(t *testing.T, args []string, env map[string]string) (Config, error) {
 	t.Helper()
-	c := Default()
-	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-	c.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Resolve(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+	c, err := resolveServe(t, args, env)
+	if err != nil {
 		return c, err
 	}
-	err := c.Validate()
-	return c, err
+	return c, c.Validate()
 }
 
 // TestKeystoneFromBarbicanConf takes [keystone_authtoken] of a deployed barbican.conf: it selects Keystone,
