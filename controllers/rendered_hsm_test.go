@@ -35,16 +35,7 @@ func TestRenderedHSMPodsRun(t *testing.T) {
 	e := startOperator(t)
 	ns := e.namespace()
 
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, err := strconv.Atoi(u.Port())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pass, _ := u.User.Password()
-	e.secret(ns, "db", map[string]string{"username": u.User.Username(), "password": pass})
+	db := e.database(ns, dbURL)
 	e.secret(ns, "hsm-pin", map[string]string{"pin": tok.PIN})
 	b := newHSMBackend(ns, "softhsm", func(s *kmv1.HSMBackendSpec) {
 		s.Vendor, s.Token = kmv1.VendorSoftHSM, kmv1.TokenSelector{Labels: []string{tok.Label}}
@@ -54,8 +45,7 @@ func TestRenderedHSMPodsRun(t *testing.T) {
 	})
 	e.create(b)
 	km := newKeyManager(ns, "kms", func(s *kmv1.KeyManagerSpec) {
-		s.Database = kmv1.Database{Host: u.Hostname(), Port: int32(port), Name: strings.TrimPrefix(u.Path, "/"),
-			CredentialsSecretRef: corev1.LocalObjectReference{Name: "db"}}
+		s.Database = db
 		s.Replicas, s.Workers, s.SecretStores = ptr.To[int32](1), ptr.To[int32](8), hsmStore("softhsm")
 	})
 	e.create(km)

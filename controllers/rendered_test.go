@@ -215,20 +215,10 @@ func TestRenderedPodsRun(t *testing.T) {
 	e := startOperator(t)
 	ns := e.namespace()
 
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, err := strconv.Atoi(u.Port())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pass, _ := u.User.Password()
-	e.secret(ns, "db", map[string]string{"username": u.User.Username(), "password": pass})
+	db := e.database(ns, dbURL)
 	e.secret(ns, "kek", map[string]string{"kek": testKEK})
 	km := newKeyManager(ns, "kms", func(s *kmv1.KeyManagerSpec) {
-		s.Database = kmv1.Database{Host: u.Hostname(), Port: int32(port), Name: strings.TrimPrefix(u.Path, "/"),
-			CredentialsSecretRef: corev1.LocalObjectReference{Name: "db"}}
+		s.Database = db
 	})
 	e.create(km)
 
@@ -374,4 +364,22 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// database creates the credentials Secret "db" in ns for the MariaDB at dbURL and returns the KeyManager's
+// database settings that point at it.
+func (e *env) database(ns, dbURL string) kmv1.Database {
+	e.t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	pass, _ := u.User.Password()
+	e.secret(ns, "db", map[string]string{"username": u.User.Username(), "password": pass})
+	return kmv1.Database{Host: u.Hostname(), Port: int32(port), Name: strings.TrimPrefix(u.Path, "/"),
+		CredentialsSecretRef: corev1.LocalObjectReference{Name: "db"}}
 }

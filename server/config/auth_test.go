@@ -16,7 +16,8 @@ func resolve(t *testing.T, args []string, env map[string]string) (Config, error)
 	if err != nil {
 		return c, err
 	}
-	return c, c.Validate()
+	err = c.Validate()
+	return c, err
 }
 
 // TestKeystoneFromBarbicanConf takes [keystone_authtoken] of a deployed barbican.conf: it selects Keystone,
