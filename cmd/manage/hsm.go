@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/keymanager-io/keymanager/hsm"
+	"github.com/keymanager-io/keymanager/internal/rewrapsummary"
 	"github.com/keymanager-io/keymanager/server"
 	"github.com/keymanager-io/keymanager/server/config"
 	"github.com/keymanager-io/keymanager/server/crypto/p11crypto"
@@ -245,6 +246,7 @@ func rewrapCommand(cfg *config.Config) *cobra.Command {
 	var a aliases
 	var dryRun, verify bool
 	var workers int
+	var summaryFile string
 	cmd := &cobra.Command{
 		Use:     "rewrap-pkek",
 		Aliases: []string{"rewrap_pkek"},
@@ -264,17 +266,19 @@ can be rewrapped; --verify checks that none is left (a rotation's last step): bo
 			if err := prepare(cmd, cfg, &a, noKey); err != nil {
 				return err
 			}
-			return rewrap(cmd, *cfg, dryRun || verify, verify, workers)
+			return rewrap(cmd, *cfg, rewrapMode{dryRun: dryRun || verify, verify: verify, summaryFile: summaryFile}, workers)
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "verify and unwrap every row that would be rewrapped, change nothing")
 	cmd.Flags().BoolVar(&verify, "verify", false, "change nothing, and exit non-zero unless every project KEK is under the configured labels (what a rotation checks last)")
+	summaryFlag(cmd.Flags(), &summaryFile)
 	cmd.Flags().IntVar(&workers, "workers", 2, "rows rewrapped at once (each holds an HSM session; at most --hsm-max-sessions)")
 	a.add(cmd.Flags(), false)
 	return cmd
 }
 
-func rewrap(cmd *cobra.Command, cfg config.Config, dryRun, verify bool, workers int) error {
+func rewrap(cmd *cobra.Command, cfg config.Config, mode rewrapMode, workers int) error {
+	dryRun, verify := mode.dryRun, mode.verify
 	ctx, out := cmd.Context(), cmd.OutOrStdout()
 	if cfg.P11.MKEKLabel == "" || cfg.P11.HMACLabel == "" {
 		return errors.New("give the labels to rewrap to: --p11-mkek-label and --p11-hmac-label")
@@ -314,6 +318,8 @@ func rewrap(cmd *cobra.Command, cfg config.Config, dryRun, verify bool, workers 
 	fmt.Fprintf(out, "%s %d of %d project KEKs to %s/%s; %d failed, %d changed by someone else\n", verb,
 		res.Rewrapped, res.Total, cfg.P11.MKEKLabel, cfg.P11.HMACLabel, res.Failed, res.Skipped)
 	fmt.Fprintf(out, "%d project KEKs remain on other labels\n", res.Remaining)
+	mode.writeSummary(cmd.ErrOrStderr(), rewrapsummary.Summary{Total: int64(res.Total), Rewrapped: int64(res.Rewrapped),
+		Failed: int64(res.Failed), Remaining: int64(res.Remaining)})
 	switch {
 	case res.Failed > 0:
 		return fmt.Errorf("%d project KEKs could not be rewrapped (listed above); %d remain on other labels", res.Failed, res.Remaining)

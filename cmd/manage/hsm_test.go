@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keymanager-io/keymanager/hsm"
+	"github.com/keymanager-io/keymanager/internal/rewrapsummary"
 	"github.com/keymanager-io/keymanager/internal/testbed"
 	"github.com/keymanager-io/keymanager/server/config"
 )
@@ -94,11 +95,13 @@ func TestRotationWithRewrap(t *testing.T) {
 	if out, err := run(t, env, append([]string{"hsm", "ensure-keys"}, next...)...); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	rewrap := append([]string{"hsm", "rewrap-pkek", "--db-url", dbURL}, next...)
+	summary := filepath.Join(t.TempDir(), "termination-log")
+	rewrap := append([]string{"hsm", "rewrap-pkek", "--db-url", dbURL, "--summary-file", summary}, next...)
 	out, err := run(t, env, append(rewrap, "--dry-run")...)
 	if err != nil || !strings.Contains(out, "would rewrap (verified) 6 of 6") || !strings.Contains(out, "6 project KEKs remain") {
 		t.Fatalf("dry run: %v\n%s", err, out)
 	}
+	wantSummary(t, summary, rewrapsummary.Summary{Total: 6, Rewrapped: 6, Remaining: 6})
 	// --verify is a rotation's last check: it fails while rows remain, and changes nothing.
 	out, err = run(t, env, append(rewrap, "--verify")...)
 	if err == nil || !strings.Contains(err.Error(), "6 project KEKs are not under mkek_1/hmac_1") {
@@ -109,6 +112,7 @@ func TestRotationWithRewrap(t *testing.T) {
 		!strings.Contains(out, "0 project KEKs remain on other labels") {
 		t.Fatalf("rewrap: %v\n%s", err, out)
 	}
+	wantSummary(t, summary, rewrapsummary.Summary{Total: 6, Rewrapped: 6})
 	out, err = run(t, env, rewrap...)
 	if err != nil || !strings.Contains(out, "rewrapped 0 of 0") {
 		t.Fatalf("rewrap again: %v\n%s", err, out)
@@ -137,6 +141,7 @@ func TestRotationWithRewrap(t *testing.T) {
 	if err == nil || !strings.Contains(out, "1 project KEKs remain on other labels") || !strings.Contains(out, "1 failed") {
 		t.Fatalf("rewrap of a row under deleted keys: %v\n%s", err, out)
 	}
+	wantSummary(t, summary, rewrapsummary.Summary{Total: 1, Failed: 1, Remaining: 1})
 }
 
 func withServer(t *testing.T, tok testbed.SoftHSM2Token, dbURL, mkek, hmac string, f func(http.Handler)) {

@@ -3,11 +3,14 @@ package manage
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/keymanager-io/keymanager/internal/rewrapsummary"
 	"github.com/keymanager-io/keymanager/server"
 	"github.com/keymanager-io/keymanager/server/config"
 	"github.com/keymanager-io/keymanager/server/crypto/simplecrypto"
@@ -17,7 +20,8 @@ import (
 // simpleCryptoCommand is `manage simple-crypto` (barbican-manage simple_crypto).
 func simpleCryptoCommand() *cobra.Command {
 	cfg := config.Default()
-	var dryRun bool
+	var dryRun, verify bool
+	var summaryFile string
 	cmd := &cobra.Command{
 		Use:     "simple-crypto",
 		Aliases: []string{"simple_crypto"},
@@ -31,14 +35,16 @@ func simpleCryptoCommand() *cobra.Command {
 or [simple_crypto_plugin] kek) does not wrap yet: it is unwrapped with whichever configured KEK wraps it and wrapped
 again under the active one (barbican-manage simple_crypto rewrap_pkek), each row in a transaction of its own, replaced
 only if nobody changed it meanwhile. Secrets are not re-encrypted. Prints progress (done/total) and how many rows
-remain under other KEKs; exits non-zero if any row failed or remains. Retire the old KEK only after 0 remain.`,
+remain under other KEKs; exits non-zero if any row failed or remains. Retire the old KEK only after 0 remain.
+--dry-run checks that every row under another KEK can be rewrapped; --verify checks that none is left (a
+rotation's last step): both change nothing. --summary-file writes the counts as one line of JSON.`,
 		Example: `  KEYMANAGER_KEK='<new kek>,<old kek>' keymanager manage simple-crypto rewrap --db-url mysql://…`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cfg.Resolve(cmd.Flags(), os.LookupEnv); err != nil {
 				return err
 			}
-			return rewrapSimpleCrypto(cmd, cfg, dryRun)
+			return rewrapSimpleCrypto(cmd, cfg, rewrapMode{dryRun: dryRun || verify, verify: verify, summaryFile: summaryFile})
 		},
 	}
 	f := rewrap.Flags()
@@ -47,11 +53,14 @@ remain under other KEKs; exits non-zero if any row failed or remains. Retire the
 	f.StringVarP(&cfg.DBURL, "db-url", "d", cfg.DBURL, "database URL")
 	f.StringVar(&cfg.KEKFile, "kek-file", cfg.KEKFile, "simple_crypto KEKs, one per line, the first one active (the one to rewrap under)")
 	f.BoolVar(&dryRun, "dry-run", false, "count and check the rows to rewrap, change nothing")
+	f.BoolVar(&verify, "verify", false, "change nothing, and exit non-zero unless every project KEK is under the active KEK (what a rotation checks last)")
+	summaryFlag(f, &summaryFile)
 	cmd.AddCommand(rewrap)
 	return cmd
 }
 
-func rewrapSimpleCrypto(cmd *cobra.Command, cfg config.Config, dryRun bool) error {
+func rewrapSimpleCrypto(cmd *cobra.Command, cfg config.Config, mode rewrapMode) error {
+	dryRun := mode.dryRun
 	ctx, out := cmd.Context(), cmd.OutOrStdout()
 	keys := cfg.KEKs
 	if len(keys) == 0 {
@@ -114,9 +123,12 @@ func rewrapSimpleCrypto(cmd *cobra.Command, cfg config.Config, dryRun bool) erro
 	}
 	fmt.Fprintf(out, "%s %d of %d project KEKs; %d failed, %d changed by someone else\n", verb, done, len(todo), failed, skipped)
 	fmt.Fprintf(out, "%d project KEKs remain under other KEKs\n", remaining)
+	mode.writeSummary(cmd.ErrOrStderr(), rewrapsummary.Summary{Total: int64(len(todo)), Rewrapped: int64(done), Failed: int64(failed), Remaining: int64(remaining)})
 	switch {
 	case failed > 0:
 		return fmt.Errorf("%d project KEKs could not be rewrapped (listed above): is every old KEK configured after the active one?", failed)
+	case remaining > 0 && mode.verify:
+		return fmt.Errorf("%d project KEKs are not under the active KEK; run simple-crypto rewrap", remaining)
 	case remaining > 0 && !dryRun:
 		return errors.New("project KEKs remain under other KEKs; run the command again")
 	}
@@ -139,4 +151,27 @@ func eachKEKMeta(cmd *cobra.Command, db *store.DB, fn func(store.KEKMeta)) error
 		}
 		after = rows[len(rows)-1].ID
 	}
+}
+
+// rewrapMode is how a rewrap command runs: dryRun changes nothing, verify also fails while any row remains
+// under another key, and summaryFile (when set) receives the counts.
+type rewrapMode struct {
+	dryRun, verify bool
+	summaryFile    string
+}
+
+// writeSummary writes the counts when asked to. A summary that cannot be written is reported and does not
+// fail the command: the rows are rewrapped (or checked) either way, and the counts are only informative.
+func (m rewrapMode) writeSummary(errOut io.Writer, s rewrapsummary.Summary) {
+	if m.summaryFile == "" {
+		return
+	}
+	if err := rewrapsummary.Write(m.summaryFile, s); err != nil {
+		fmt.Fprintf(errOut, "warning: %v\n", err)
+	}
+}
+
+func summaryFlag(f *pflag.FlagSet, path *string) {
+	f.StringVar(path, "summary-file", "", "write the counts (total, rewrapped, failed, remaining) as one line of JSON to this file "+
+		"(a Job sets /dev/termination-log, where Kubernetes reads the container's termination message)")
 }
