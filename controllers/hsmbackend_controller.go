@@ -184,7 +184,7 @@ func (r *HSMBackendReconciler) ensureKeys(ctx context.Context, b *kmv1.HSMBacken
 }
 
 // runJob returns the Job for j, creating it owned by owner when it does not exist.
-func runJob(ctx context.Context, c client.Client, scheme *runtime.Scheme, owner client.Object, j hsmJob) (*batchv1.Job, error) {
+func runJob(ctx context.Context, c client.Client, scheme *runtime.Scheme, owner client.Object, j jobBuilder) (*batchv1.Job, error) {
 	want := j.build(owner.GetNamespace(), owner.GetName())
 	job := &batchv1.Job{}
 	err := c.Get(ctx, client.ObjectKeyFromObject(want), job)

@@ -10,7 +10,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
 	kmv1 "github.com/keymanager-io/keymanager/api/v1alpha1"
 )
@@ -64,33 +63,21 @@ func (j hsmJob) build(namespace, owner string) *batchv1.Job {
 	labels := map[string]string{
 		labelName: "keymanager", labelInstance: owner, labelComponent: j.component, labelManagedBy: managedBy,
 	}
-	return &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: j.name(owner), Namespace: namespace, Labels: labels,
-			Annotations: map[string]string{"keymanager.io/mkek-label": j.settings.mkekLabel, "keymanager.io/hmac-label": j.settings.hmacLabel},
-		},
-		Spec: batchv1.JobSpec{
-			BackoffLimit: ptr.To[int32](3),
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					RestartPolicy:                corev1.RestartPolicyNever,
-					AutomountServiceAccountToken: ptr.To(false),
-					SecurityContext:              podSecurityContext(),
-					Containers: []corev1.Container{{
-						Name:            j.component,
-						Image:           j.image,
-						Args:            j.args,
-						Env:             env,
-						SecurityContext: containerSecurityContext(),
-						VolumeMounts:    append([]corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}, client.mounts...),
-					}},
-					InitContainers: client.initContainers,
-					Volumes:        append([]corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}, client.volumes...),
-				},
-			},
-		},
-	}
+	return oneShotJob(metav1.ObjectMeta{
+		Name: j.name(owner), Namespace: namespace, Labels: labels,
+		Annotations: map[string]string{"keymanager.io/mkek-label": j.settings.mkekLabel, "keymanager.io/hmac-label": j.settings.hmacLabel},
+	}, corev1.PodSpec{
+		Containers: []corev1.Container{{
+			Name:            j.component,
+			Image:           j.image,
+			Args:            j.args,
+			Env:             env,
+			SecurityContext: containerSecurityContext(),
+			VolumeMounts:    append([]corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}, client.mounts...),
+		}},
+		InitContainers: client.initContainers,
+		Volumes:        append([]corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}, client.volumes...),
+	})
 }
 
 // withLabels returns s with other master key labels.

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
@@ -18,6 +19,9 @@ const (
 	indexSecrets    = ".spec.secretRefs" //nolint:gosec // an index name, not a credential
 	indexConfigMaps = ".spec.configMapRefs"
 	indexHSMBackend = ".spec.hsmBackendRef"
+	// indexKeyManager maps a KeyRotation to the KeyManagers its simpleCrypto rotation involves: its target
+	// and, once started, every KeyManager that shares the KEK Secret key.
+	indexKeyManager = ".spec.keyManagerRef"
 )
 
 func keyManagerSecrets(o client.Object) []string {
@@ -57,7 +61,26 @@ func hsmBackendSecrets(o client.Object) []string {
 }
 
 func keyRotationBackend(o client.Object) []string {
-	return []string{o.(*kmv1.KeyRotation).Spec.HSMBackendRef.Name} //nolint:forcetypeassert // registered for KeyRotation only
+	if ref := o.(*kmv1.KeyRotation).Spec.HSMBackendRef; ref != nil { //nolint:forcetypeassert // registered for KeyRotation only
+		return []string{ref.Name}
+	}
+	return nil
+}
+
+func keyRotationKeyManagers(o client.Object) []string {
+	kr := o.(*kmv1.KeyRotation) //nolint:forcetypeassert // registered for KeyRotation only
+	if kr.Spec.KeyManagerRef == nil {
+		return nil
+	}
+	names := []string{kr.Spec.KeyManagerRef.Name}
+	if k := kr.Status.KEK; k != nil {
+		for _, n := range k.KeyManagers {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	return names
 }
 
 func addIndexes(ctx context.Context, mgr ctrl.Manager) error {
@@ -72,6 +95,7 @@ func addIndexes(ctx context.Context, mgr ctrl.Manager) error {
 		{&kmv1.KeyManager{}, indexHSMBackend, keyManagerBackend},
 		{&kmv1.HSMBackend{}, indexSecrets, hsmBackendSecrets},
 		{&kmv1.KeyRotation{}, indexHSMBackend, keyRotationBackend},
+		{&kmv1.KeyRotation{}, indexKeyManager, keyRotationKeyManagers},
 	} {
 		if err := idx.IndexField(ctx, i.obj, i.field, i.fn); err != nil {
 			return err

@@ -173,7 +173,10 @@ func (r *KeyManagerReconciler) converge(ctx context.Context, km *kmv1.KeyManager
 		if err := r.applyDeployment(ctx, km, buildDeployment(in, hash)); err != nil {
 			return err
 		}
-		status.ConfigHash, status.HSMKeys = hash, nil
+		status.ConfigHash, status.HSMKeys, status.KEKSecretVersion = hash, nil, ""
+		if sc := simpleCryptoStore(km); sc != nil {
+			status.KEKSecretVersion = in.versions["Secret/"+sc.KEKSecretRef.Name]
+		}
 		if in.hsm != nil {
 			status.HSMKeys = &kmv1.ActiveKeys{MKEKLabel: in.settings.mkekLabel, HMACLabel: in.settings.hmacLabel}
 		}

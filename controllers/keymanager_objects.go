@@ -48,6 +48,7 @@ const (
 	envDBPass  = "KEYMANAGER_DB_PASSWORD" //nolint:gosec // the name of a variable, not a credential
 	envP11PIN  = "KEYMANAGER_P11_PIN"     //nolint:gosec // the name of a variable, not a credential
 	envDBURL   = "KEYMANAGER_DB_URL"
+	envKEKFile = "KEYMANAGER_KEK_FILE"
 	// envKeystonePass is the server's KEYMANAGER_KEYSTONE_PASSWORD.
 	envKeystonePass = "KEYMANAGER_KEYSTONE_PASSWORD" //nolint:gosec // the name of a variable, not a credential
 	serverName      = "server"
@@ -129,7 +130,7 @@ func renderConfig(in kmInputs) map[string]string {
 		cfg["KEYMANAGER_POLICY_FILE"] = policyFile
 	}
 	if simpleCryptoStore(km) != nil {
-		cfg["KEYMANAGER_KEK_FILE"] = kekFile
+		cfg[envKEKFile] = kekFile
 	}
 	if in.hsm != nil {
 		maps.Copy(cfg, p11Config(in.hsm, in.settings))
@@ -278,12 +279,8 @@ func volumes(km *kmv1.KeyManager) ([]corev1.Volume, []corev1.VolumeMount) {
 	}
 	mounts := []corev1.VolumeMount{{Name: "data", MountPath: dataDir}, {Name: "tmp", MountPath: "/tmp"}}
 	if sc := simpleCryptoStore(km); sc != nil {
-		vols = append(vols, corev1.Volume{Name: "kek", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName:  sc.KEKSecretRef.Name,
-			Items:       []corev1.KeyToPath{{Key: sc.KEKSecretRef.Key, Path: "kek", Mode: ptr.To[int32](0o400)}},
-			DefaultMode: ptr.To[int32](0o400),
-		}}})
-		mounts = append(mounts, corev1.VolumeMount{Name: "kek", MountPath: kekDir, ReadOnly: true})
+		v, m := kekVolume(sc)
+		vols, mounts = append(vols, v), append(mounts, m)
 	}
 	if p := km.Spec.PolicyConfigMapRef; p != nil {
 		vols = append(vols, corev1.Volume{Name: "policy", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
@@ -293,6 +290,16 @@ func volumes(km *kmv1.KeyManager) ([]corev1.Volume, []corev1.VolumeMount) {
 		mounts = append(mounts, corev1.VolumeMount{Name: "policy", MountPath: policyDir, ReadOnly: true})
 	}
 	return vols, mounts
+}
+
+// kekVolume mounts the KEK Secret's key at kekFile, mode 0400, as the server and the KEK rewrap Jobs read it.
+func kekVolume(sc *kmv1.SimpleCryptoStore) (corev1.Volume, corev1.VolumeMount) {
+	return corev1.Volume{Name: "kek", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName:  sc.KEKSecretRef.Name,
+			Items:       []corev1.KeyToPath{{Key: sc.KEKSecretRef.Key, Path: "kek", Mode: ptr.To[int32](0o400)}},
+			DefaultMode: ptr.To[int32](0o400),
+		}}},
+		corev1.VolumeMount{Name: "kek", MountPath: kekDir, ReadOnly: true}
 }
 
 func buildDeployment(in kmInputs, hash string) *appsv1.Deployment {
@@ -412,34 +419,22 @@ func migrationJobName(km *kmv1.KeyManager, rev string) string {
 
 func buildMigrationJob(km *kmv1.KeyManager, rev string) *batchv1.Job {
 	labels := objectLabels(km, migrateName)
-	return &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: migrationJobName(km, rev), Namespace: km.Namespace, Labels: labels,
-			Annotations: map[string]string{annotationMigrationRevision: rev},
-		},
-		Spec: batchv1.JobSpec{
-			BackoffLimit: ptr.To[int32](3),
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					RestartPolicy:                corev1.RestartPolicyNever,
-					ServiceAccountName:           km.Name,
-					AutomountServiceAccountToken: ptr.To(false),
-					SecurityContext:              podSecurityContext(),
-					NodeSelector:                 km.Spec.Placement.NodeSelector,
-					Tolerations:                  km.Spec.Placement.Tolerations,
-					Containers: []corev1.Container{{
-						Name:            migrateName,
-						Image:           km.Spec.Image,
-						ImagePullPolicy: km.Spec.ImagePullPolicy,
-						Args:            []string{"manage", "db", "upgrade"},
-						Env:             dbEnv(km),
-						SecurityContext: containerSecurityContext(),
-						VolumeMounts:    []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
-					}},
-					Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
-				},
-			},
-		},
-	}
+	return oneShotJob(metav1.ObjectMeta{
+		Name: migrationJobName(km, rev), Namespace: km.Namespace, Labels: labels,
+		Annotations: map[string]string{annotationMigrationRevision: rev},
+	}, corev1.PodSpec{
+		ServiceAccountName: km.Name,
+		NodeSelector:       km.Spec.Placement.NodeSelector,
+		Tolerations:        km.Spec.Placement.Tolerations,
+		Containers: []corev1.Container{{
+			Name:            migrateName,
+			Image:           km.Spec.Image,
+			ImagePullPolicy: km.Spec.ImagePullPolicy,
+			Args:            []string{"manage", "db", "upgrade"},
+			Env:             dbEnv(km),
+			SecurityContext: containerSecurityContext(),
+			VolumeMounts:    []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
+		}},
+		Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+	})
 }

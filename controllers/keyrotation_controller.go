@@ -31,12 +31,14 @@ import (
 // where it was and the Jobs it had started. Old keys are never deleted: no Job it runs deletes anything.
 type KeyRotationReconciler struct {
 	client.Client
-	Scheme   *runtime.Scheme
-	Recorder recorder.EventRecorder
-	JobImage string
+	// APIReader reads what the operator does not cache: the pods of ended rewrap Jobs, for their counts.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  recorder.EventRecorder
+	JobImage  string
 }
 
-// activePhases hold the backend: one rotation at a time per HSMBackend.
+// activePhases hold the target: one rotation at a time per HSMBackend, and per simpleCrypto KEK Secret key.
 var activePhases = []kmv1.RotationPhase{kmv1.PhaseGeneratingKeys, kmv1.PhaseRollingOut, kmv1.PhaseRewrapping, kmv1.PhaseVerifying}
 
 func terminal(p kmv1.RotationPhase) bool { return p == kmv1.PhaseSucceeded || p == kmv1.PhaseFailed }
@@ -102,6 +104,13 @@ func setRotationReady(kr *kmv1.KeyRotation, status *kmv1.KeyRotationStatus) {
 }
 
 func (r *KeyRotationReconciler) step(ctx context.Context, kr *kmv1.KeyRotation, status *kmv1.KeyRotationStatus) error {
+	switch {
+	case kr.Spec.KeyManagerRef != nil:
+		return r.stepKEK(ctx, kr, status)
+	case kr.Spec.HSMBackendRef == nil:
+		// The CRD requires one of them; an object from before that rule is reported, not retried.
+		return &problem{message: "neither hsmBackendRef nor keyManagerRef is set"}
+	}
 	b := &kmv1.HSMBackend{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: kr.Namespace, Name: kr.Spec.HSMBackendRef.Name}, b); err != nil {
 		if apierrors.IsNotFound(err) && status.Phase == kmv1.PhasePending {
@@ -134,22 +143,9 @@ func (r *KeyRotationReconciler) start(ctx context.Context, kr *kmv1.KeyRotation,
 	if err := r.List(ctx, &all, client.InNamespace(kr.Namespace), client.MatchingFields{indexHSMBackend: b.Name}); err != nil {
 		return fmt.Errorf("listing the rotations of HSMBackend %s: %w", b.Name, err)
 	}
-	older := func(a, c *kmv1.KeyRotation) bool {
-		return cmp.Or(a.CreationTimestamp.Compare(c.CreationTimestamp.Time), strings.Compare(a.Name, c.Name)) < 0
-	}
-	for i := range all.Items {
-		o := &all.Items[i]
-		if o.Name == kr.Name {
-			continue
-		}
-		if slices.Contains(activePhases, o.Status.Phase) {
-			status.Message = fmt.Sprintf("waiting for KeyRotation %s, which is rotating HSMBackend %s", o.Name, b.Name)
-			return nil
-		}
-		if !terminal(o.Status.Phase) && older(o, kr) {
-			status.Message = fmt.Sprintf("waiting for the older KeyRotation %s of HSMBackend %s", o.Name, b.Name)
-			return nil
-		}
+	if wait := waitFor(kr, all.Items, "HSMBackend "+b.Name); wait != "" {
+		status.Message = wait
+		return nil
 	}
 	s := effectiveSettings(b)
 	old := kmv1.ActiveKeys{MKEKLabel: s.mkekLabel, HMACLabel: s.hmacLabel}
@@ -174,6 +170,27 @@ func (r *KeyRotationReconciler) start(ctx context.Context, kr *kmv1.KeyRotation,
 	status.Phase = kmv1.PhaseGeneratingKeys
 	status.Message = fmt.Sprintf("generating MKEK %s and HMAC key %s", next.MKEKLabel, next.HMACLabel)
 	return nil
+}
+
+// waitFor says what kr waits for among the other rotations of its target (what names it): one that is
+// rotating it, or an older one that has not finished. Empty when kr may start.
+func waitFor(kr *kmv1.KeyRotation, others []kmv1.KeyRotation, what string) string {
+	older := func(a, c *kmv1.KeyRotation) bool {
+		return cmp.Or(a.CreationTimestamp.Compare(c.CreationTimestamp.Time), strings.Compare(a.Name, c.Name)) < 0
+	}
+	for i := range others {
+		o := &others[i]
+		if o.Name == kr.Name {
+			continue
+		}
+		if slices.Contains(activePhases, o.Status.Phase) {
+			return fmt.Sprintf("waiting for KeyRotation %s, which is rotating %s", o.Name, what)
+		}
+		if !terminal(o.Status.Phase) && older(o, kr) {
+			return fmt.Sprintf("waiting for the older KeyRotation %s of %s", o.Name, what)
+		}
+	}
+	return ""
 }
 
 func (r *KeyRotationReconciler) newKeysJob(ctx context.Context, kr *kmv1.KeyRotation, b *kmv1.HSMBackend, status *kmv1.KeyRotationStatus, component string, args []string, extra []corev1.EnvVar) (hsmJob, error) {
@@ -245,30 +262,36 @@ func (r *KeyRotationReconciler) rollOut(ctx context.Context, kr *kmv1.KeyRotatio
 	if err != nil {
 		return err
 	}
-	// The KeyManager's status names the labels and hash of the template it applied; the Deployment's own
-	// status says whether that template rolled out. Both come from separate caches, so each is checked
-	// against the other rather than trusted alone.
 	want := kmv1.ActiveKeys{MKEKLabel: status.NewKeys.MKEKLabel, HMACLabel: status.NewKeys.HMACLabel}
-	for _, km := range kms {
+	for i := range kms {
+		km := &kms[i]
 		if km.Status.HSMKeys == nil || *km.Status.HSMKeys != want || km.Status.ObservedGeneration != km.Generation {
 			status.Message = fmt.Sprintf("waiting for KeyManager %s to switch to the new labels", km.Name)
 			return nil
 		}
-		dep := &appsv1.Deployment{}
-		if err := r.Get(ctx, client.ObjectKey{Namespace: km.Namespace, Name: km.Name}, dep); err != nil {
-			if apierrors.IsNotFound(err) {
-				continue // no pods run with the old labels
-			}
-			return fmt.Errorf("reading Deployment of KeyManager %s: %w", km.Name, err)
-		}
-		if dep.Spec.Template.Annotations[annotationConfigHash] != km.Status.ConfigHash || !rolledOut(dep) {
+		if ok, err := r.keyManagerRolledOut(ctx, km); err != nil || !ok {
 			status.Message = fmt.Sprintf("waiting for KeyManager %s to roll out", km.Name)
-			return nil
+			return err
 		}
 	}
 	status.Phase = kmv1.PhaseRewrapping
 	status.Message = fmt.Sprintf("%d KeyManagers run with the new labels; rewrapping project keys", len(kms))
 	return nil
+}
+
+// keyManagerRolledOut reports whether km's Deployment runs, on every replica, the template km's status
+// names. The KeyManager's status names the hash of the template it applied; the Deployment's own status says
+// whether that template rolled out. Both come from separate caches, so each is checked against the other
+// rather than trusted alone. A KeyManager without a Deployment has no pod left on old keys.
+func (r *KeyRotationReconciler) keyManagerRolledOut(ctx context.Context, km *kmv1.KeyManager) (bool, error) {
+	dep := &appsv1.Deployment{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: km.Namespace, Name: km.Name}, dep); err != nil {
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, fmt.Errorf("reading Deployment of KeyManager %s: %w", km.Name, err)
+	}
+	return dep.Spec.Template.Annotations[annotationConfigHash] == km.Status.ConfigHash && rolledOut(dep), nil
 }
 
 // rolledOut is `kubectl rollout status` succeeding: every replica runs the current template and is available.
@@ -285,59 +308,136 @@ func (r *KeyRotationReconciler) rewrap(ctx context.Context, kr *kmv1.KeyRotation
 	if err != nil {
 		return err
 	}
-	args, component := []string{"manage", "hsm", "rewrap-pkek"}, "rewrap"
-	switch {
-	case verify && kr.Spec.DryRun:
-		args, component = append(args, "--dry-run"), "verify"
-	case verify:
-		args, component = append(args, "--verify"), "verify"
+	return r.rewrapPhase(ctx, kr, status, kms, verify, "hsm rewrap-pkek", func(km *kmv1.KeyManager, component string, args []string) (jobBuilder, error) {
+		return r.newKeysJob(ctx, kr, b, status, component, args, dbEnv(km))
+	}, func() string {
+		return fmt.Sprintf("rotated to %s/%s; the old keys %s/%s stay in the HSM",
+			status.NewKeys.MKEKLabel, status.NewKeys.HMACLabel, status.OldKeys.MKEKLabel, status.OldKeys.HMACLabel)
+	})
+}
+
+// rewrapPhase runs the Rewrapping or Verifying phase: command ("<group> <command>" of `keymanager manage`) as one
+// Job per database of kms, built by build, and once they all succeeded records their counts and moves on — to
+// Verifying after the rewrap, to Succeeded after the verification (with done's message) or a dry run.
+func (r *KeyRotationReconciler) rewrapPhase(ctx context.Context, kr *kmv1.KeyRotation, status *kmv1.KeyRotationStatus, kms []kmv1.KeyManager,
+	verify bool, command string, build func(km *kmv1.KeyManager, component string, args []string) (jobBuilder, error), done func() string) error {
+	group, cmd, _ := strings.Cut(command, " ")
+	component, args := rewrapArgs(kr, verify, group, cmd)
+	jobs, err := r.perDatabase(ctx, kr, kms, status, func(km *kmv1.KeyManager) (jobBuilder, error) {
+		return build(km, component, args)
+	})
+	if err != nil || jobs == nil {
+		return err
 	}
-	seen := map[string]bool{}
-	var running []string
-	for i := range kms {
-		env := dbEnv(&kms[i])
-		if seen[env[2].Value] {
-			continue // two KeyManagers on one database: one Job
-		}
-		seen[env[2].Value] = true
-		j, err := r.newKeysJob(ctx, kr, b, status, component, args, env)
-		if err != nil {
-			return err
-		}
-		job, err := runJob(ctx, r.Client, r.Scheme, kr, j)
-		if err != nil {
-			return err
-		}
-		if err := jobOutcome(job); err != nil {
-			if !errors.Is(err, errRunning) {
-				return err
-			}
-			running = append(running, job.Name)
-		}
-	}
-	if len(running) > 0 {
-		status.Message = fmt.Sprintf("waiting for Jobs %s", strings.Join(running, ", "))
-		return nil
+	if err := r.recordCounts(ctx, kr, status, jobs, verify); err != nil {
+		return err
 	}
 	switch {
 	case !verify:
 		status.Phase = kmv1.PhaseVerifying
-		status.Message = fmt.Sprintf("rewrapped the project keys of %d databases; verifying", len(seen))
+		status.Message = fmt.Sprintf("rewrapped the project keys of %d databases; verifying", len(jobs))
 	case kr.Spec.DryRun:
 		status.Phase, status.CompletionTime = kmv1.PhaseSucceeded, ptr.To(metav1.Now())
-		status.Message = fmt.Sprintf("dry run of %d databases done; the Jobs' logs list what would be rewrapped", len(seen))
+		status.Message = dryRunMessage(status.Counts, len(jobs))
 	default:
 		status.Phase, status.CompletionTime = kmv1.PhaseSucceeded, ptr.To(metav1.Now())
-		status.Message = fmt.Sprintf("rotated to %s/%s; the old keys %s/%s stay in the HSM",
-			status.NewKeys.MKEKLabel, status.NewKeys.HMACLabel, status.OldKeys.MKEKLabel, status.OldKeys.HMACLabel)
+		status.Message = done()
 	}
 	return nil
 }
 
-// SetupWithManager watches KeyRotations, their Jobs, and the backends and KeyManagers they wait for.
+// rewrapArgs are the arguments of a rewrap Job (`manage <group> <command>`) and its component: rewrap, or verify
+// with --verify (--dry-run in a dry run, which only counts and checks). Every one leaves its counts in the
+// termination log.
+func rewrapArgs(kr *kmv1.KeyRotation, verify bool, group, command string) (component string, args []string) {
+	args = []string{"manage", group, command, "--summary-file", terminationLog}
+	switch {
+	case verify && kr.Spec.DryRun:
+		return "verify", append(args, "--dry-run")
+	case verify:
+		return "verify", append(args, "--verify")
+	}
+	return "rewrap", args
+}
+
+// perDatabase runs one Job per distinct database of kms (two KeyManagers on one database share one) and returns
+// them once every one succeeded; nil while any runs (status.Message names them). A failed Job fails the
+// rotation with its reason and the counts it left.
+func (r *KeyRotationReconciler) perDatabase(ctx context.Context, kr *kmv1.KeyRotation, kms []kmv1.KeyManager, status *kmv1.KeyRotationStatus,
+	build func(*kmv1.KeyManager) (jobBuilder, error)) ([]*batchv1.Job, error) {
+	seen := map[string]bool{}
+	var jobs []*batchv1.Job
+	var running []string
+	for i := range kms {
+		url := dbEnv(&kms[i])[2].Value
+		if seen[url] {
+			continue
+		}
+		seen[url] = true
+		j, err := build(&kms[i])
+		if err != nil {
+			return nil, err
+		}
+		job, err := runJob(ctx, r.Client, r.Scheme, kr, j)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, job)
+		switch err := jobOutcome(job); {
+		case errors.Is(err, errRunning):
+			running = append(running, job.Name)
+		case err != nil:
+			var p *problem
+			if errors.As(err, &p) {
+				if s, ok, serr := jobSummary(ctx, r.APIReader, job); serr == nil && ok {
+					p.message += fmt.Sprintf(" (it reported %d of %d project keys rewrapped, %d failed, %d remaining)", s.Rewrapped, s.Total, s.Failed, s.Remaining)
+				}
+			}
+			return nil, err
+		}
+	}
+	if len(running) > 0 {
+		status.Message = fmt.Sprintf("waiting for Jobs %s", strings.Join(running, ", "))
+		return nil, nil
+	}
+	return jobs, nil
+}
+
+// recordCounts puts the Jobs' summed counts into status: the rewrap's counts, then the remaining rows the
+// verification found; a dry run's are what would be rewrapped. Jobs without a readable summary leave the
+// counts as they were.
+func (r *KeyRotationReconciler) recordCounts(ctx context.Context, kr *kmv1.KeyRotation, status *kmv1.KeyRotationStatus, jobs []*batchv1.Job, verify bool) error {
+	if r.APIReader == nil {
+		return nil
+	}
+	sum, err := sumSummaries(ctx, r.APIReader, jobs)
+	switch {
+	case err != nil || sum == nil:
+		return err
+	case !verify || kr.Spec.DryRun:
+		status.Counts = sum
+	case status.Counts != nil:
+		status.Counts.Remaining = sum.Remaining
+	}
+	return nil
+}
+
+func dryRunMessage(counts *kmv1.RewrapCounts, databases int) string {
+	if counts == nil {
+		return fmt.Sprintf("dry run of %d databases done; the Jobs' logs list what would be rewrapped", databases)
+	}
+	return fmt.Sprintf("dry run of %d databases done: %d project keys would be rewrapped, %d could not be",
+		databases, counts.Rewrapped, counts.Failed)
+}
+
+// SetupWithManager watches KeyRotations, their Jobs, and the backends and KeyManagers they wait for. Pods are
+// not watched: a Job's end is what triggers reading its pods' termination messages.
 func (r *KeyRotationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	byBackend := func(ctx context.Context, ns, backend string) []reconcile.Request {
 		return listRequests(ctx, r, &kmv1.KeyRotationList{}, ns, indexHSMBackend, backend)
+	}
+	byKeyManager := func(ctx context.Context, ns, km string) []reconcile.Request {
+		return listRequests(ctx, r, &kmv1.KeyRotationList{}, ns, indexKeyManager, km)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&kmv1.KeyRotation{}).
@@ -345,16 +445,23 @@ func (r *KeyRotationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&kmv1.HSMBackend{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			return byBackend(ctx, o.GetNamespace(), o.GetName())
 		})).
-		// A KeyManager's status tells when it rolled out; a finished rotation releases the backend.
+		// A KeyManager's status tells when it rolled out; a finished rotation releases the backend or the KEK.
 		Watches(&kmv1.KeyManager{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			var reqs []reconcile.Request
 			for _, name := range keyManagerBackend(o) {
 				reqs = append(reqs, byBackend(ctx, o.GetNamespace(), name)...)
 			}
-			return reqs
+			return append(reqs, byKeyManager(ctx, o.GetNamespace(), o.GetName())...)
 		})).
 		Watches(&kmv1.KeyRotation{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-			return byBackend(ctx, o.GetNamespace(), keyRotationBackend(o)[0])
+			var reqs []reconcile.Request
+			for _, name := range keyRotationBackend(o) {
+				reqs = append(reqs, byBackend(ctx, o.GetNamespace(), name)...)
+			}
+			for _, name := range keyRotationKeyManagers(o) {
+				reqs = append(reqs, byKeyManager(ctx, o.GetNamespace(), name)...)
+			}
+			return reqs
 		})).
 		Complete(r)
 }

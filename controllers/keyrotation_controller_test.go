@@ -52,6 +52,33 @@ func (e *env) rotationJob(kr *kmv1.KeyRotation, component string) *batchv1.Job {
 	return job
 }
 
+// jobPod creates a pod of job as the Job controller would, ended as the kubelet reports it: its container
+// terminated with exitCode and the termination message it left (empty: none).
+func (e *env) jobPod(job *batchv1.Job, exitCode int32, message string) {
+	e.t.Helper()
+	if err := e.get(job); err != nil {
+		e.t.Fatal(err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: job.Name + "-", Namespace: job.Namespace, Labels: job.Spec.Template.Labels},
+		Spec:       *job.Spec.Template.Spec.DeepCopy(),
+	}
+	e.create(pod)
+	c, now := pod.Spec.Containers[0], metav1.Now()
+	pod.Status = corev1.PodStatus{Phase: corev1.PodSucceeded, ContainerStatuses: []corev1.ContainerStatus{{
+		Name: c.Name, Image: c.Image, ImageID: "sha256:0",
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+			ExitCode: exitCode, Message: message, StartedAt: now, FinishedAt: now, Reason: "Completed",
+		}},
+	}}}
+	if exitCode != 0 {
+		pod.Status.Phase, pod.Status.ContainerStatuses[0].State.Terminated.Reason = corev1.PodFailed, "Error"
+	}
+	if err := e.c.Status().Update(e.t.Context(), pod); err != nil {
+		e.t.Fatalf("writing the status of pod %s: %v", pod.Name, err)
+	}
+}
+
 func jobEnv(job *batchv1.Job) map[string]string {
 	env := map[string]string{}
 	for _, ev := range job.Spec.Template.Spec.Containers[0].Env {
@@ -81,11 +108,11 @@ func TestKeyRotation(t *testing.T) {
 	e.kmCondition(km, kmv1.ConditionReady, metav1.ConditionTrue, kmv1.ReasonAvailable)
 
 	first := &kmv1.KeyRotation{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "first"},
-		Spec: kmv1.KeyRotationSpec{HSMBackendRef: kmv1.LocalRef{Name: "proteccio"}}}
+		Spec: kmv1.KeyRotationSpec{HSMBackendRef: &kmv1.LocalRef{Name: "proteccio"}}}
 	e.create(first)
 	e.phase(first, kmv1.PhaseGeneratingKeys)
 	second := &kmv1.KeyRotation{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "second"},
-		Spec: kmv1.KeyRotationSpec{HSMBackendRef: kmv1.LocalRef{Name: "proteccio"}, NewMKEKLabel: "mkek_b", NewHMACLabel: "hmac_b"}}
+		Spec: kmv1.KeyRotationSpec{HSMBackendRef: &kmv1.LocalRef{Name: "proteccio"}, NewMKEKLabel: "mkek_b", NewHMACLabel: "hmac_b"}}
 	e.create(second)
 
 	if o, n := first.Status.OldKeys, first.Status.NewKeys; o == nil || n == nil || o.MKEKLabel != "barbican_mkek_0" ||
@@ -128,18 +155,29 @@ func TestKeyRotation(t *testing.T) {
 	e.phase(first, kmv1.PhaseRewrapping)
 	rewrap := e.rotationJob(first, "rewrap")
 	env := jobEnv(rewrap)
-	if !slices.Equal(rewrap.Spec.Template.Spec.Containers[0].Args, []string{"manage", "hsm", "rewrap-pkek"}) ||
+	if !slices.Equal(rewrap.Spec.Template.Spec.Containers[0].Args, []string{"manage", "hsm", "rewrap-pkek", "--summary-file", "/dev/termination-log"}) ||
 		env["KEYMANAGER_P11_MKEK_LABEL"] != "barbican_mkek_1" || !strings.HasPrefix(env[envDBURL], "mysql://$(") {
 		t.Errorf("rewrap Job %v with %v", rewrap.Spec.Template.Spec.Containers[0].Args, env)
 	}
+	// The rewrap's first pod failed without a message, the retry left its counts.
+	e.jobPod(rewrap, 1, "")
+	e.jobPod(rewrap, 0, `{"total":5,"rewrapped":5,"failed":0,"remaining":0}`)
 	e.finishJob(rewrap, true, "")
 	e.phase(first, kmv1.PhaseVerifying)
+	if c := first.Status.Counts; c == nil || *c != (kmv1.RewrapCounts{Total: 5, Rewrapped: 5}) {
+		t.Errorf("counts after the rewrap: %+v", c)
+	}
 	verify := e.rotationJob(first, "verify")
-	if !slices.Equal(verify.Spec.Template.Spec.Containers[0].Args, []string{"manage", "hsm", "rewrap-pkek", "--verify"}) {
+	if !slices.Equal(verify.Spec.Template.Spec.Containers[0].Args, []string{"manage", "hsm", "rewrap-pkek", "--summary-file", "/dev/termination-log", "--verify"}) {
 		t.Errorf("verify Job args %v", verify.Spec.Template.Spec.Containers[0].Args)
 	}
+	// A message that is not a summary changes no count and breaks nothing.
+	e.jobPod(verify, 0, "panic: something else entirely")
 	e.finishJob(verify, true, "")
 	e.phase(first, kmv1.PhaseSucceeded)
+	if c := first.Status.Counts; c == nil || *c != (kmv1.RewrapCounts{Total: 5, Rewrapped: 5}) {
+		t.Errorf("counts after a verification without a summary: %+v", c)
+	}
 	ready := e.condition(first, func() []metav1.Condition { return first.Status.Conditions }, kmv1.ConditionReady, metav1.ConditionTrue, kmv1.ReasonRotationSucceeded)
 	if ready.Message != "rotated to barbican_mkek_1/barbican_hmac_1; the old keys barbican_mkek_0/barbican_hmac_0 stay in the HSM" || first.Status.CompletionTime == nil {
 		t.Errorf("Succeeded with %q, completionTime %v", ready.Message, first.Status.CompletionTime)
@@ -164,15 +202,20 @@ func TestKeyRotation(t *testing.T) {
 
 	// A dry run generates nothing and switches nothing: it only counts.
 	dry := &kmv1.KeyRotation{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "dry"},
-		Spec: kmv1.KeyRotationSpec{HSMBackendRef: kmv1.LocalRef{Name: "proteccio"}, DryRun: true}}
+		Spec: kmv1.KeyRotationSpec{HSMBackendRef: &kmv1.LocalRef{Name: "proteccio"}, DryRun: true}}
 	e.create(dry)
 	e.phase(dry, kmv1.PhaseVerifying)
 	dryJob := e.rotationJob(dry, "verify")
-	if args := dryJob.Spec.Template.Spec.Containers[0].Args; !slices.Equal(args, []string{"manage", "hsm", "rewrap-pkek", "--dry-run"}) {
+	if args := dryJob.Spec.Template.Spec.Containers[0].Args; !slices.Equal(args, []string{"manage", "hsm", "rewrap-pkek", "--summary-file", "/dev/termination-log", "--dry-run"}) {
 		t.Errorf("a dry run's Job runs %v, want rewrap-pkek --dry-run (what would move, checked; nothing changed)", args)
 	}
+	e.jobPod(dryJob, 0, `{"total":5,"rewrapped":5,"failed":0,"remaining":5}`)
 	e.finishJob(dryJob, true, "")
 	e.phase(dry, kmv1.PhaseSucceeded)
+	if c := dry.Status.Counts; c == nil || *c != (kmv1.RewrapCounts{Total: 5, Rewrapped: 5, Remaining: 5}) ||
+		dry.Status.Message != "dry run of 1 databases done: 5 project keys would be rewrapped, 0 could not be" {
+		t.Errorf("dry run counts %+v, message %q", c, dry.Status.Message)
+	}
 	var jobs batchv1.JobList
 	if err := e.c.List(t.Context(), &jobs, client.InNamespace(ns), client.MatchingLabels{labelInstance: "dry"}); err != nil || len(jobs.Items) != 1 {
 		t.Errorf("a dry run ran %d Jobs (%v), want only the verification", len(jobs.Items), err)

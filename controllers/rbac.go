@@ -3,11 +3,15 @@
 package controllers
 
 // The operator's permissions, generated into config/rbac/role.yaml by `make manifests`. Least privilege:
-// Secrets are only read (hashed to roll pods, never copied), the CRs' spec is never written.
+// Secrets are read (their versions roll pods; their content is never copied), and updated for one purpose
+// only: a simpleCrypto KeyRotation writes its new KEK into the KEK Secret it rotates, before the old KEKs —
+// no create, patch or delete, and no other Secret is written. Pods are only listed, uncached and never
+// watched, to read the counts a rewrap Job left in its termination message. The CRs' spec is never written.
 //
 // +kubebuilder:rbac:groups=keymanager.io,resources=keymanagers;hsmbackends;keyrotations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=keymanager.io,resources=keymanagers/status;hsmbackends/status;keyrotations/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;update
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list
 // +kubebuilder:rbac:groups="",resources=configmaps;services;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;update;patch;delete

@@ -109,13 +109,17 @@ func TestRenderedHSMPodsRun(t *testing.T) {
 	}
 
 	kr := &kmv1.KeyRotation{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "rotate"},
-		Spec: kmv1.KeyRotationSpec{HSMBackendRef: kmv1.LocalRef{Name: "softhsm"}}}
+		Spec: kmv1.KeyRotationSpec{HSMBackendRef: &kmv1.LocalRef{Name: "softhsm"}}}
 	e.create(kr)
 	mustRun(e.rotationJob(kr, "generate-keys"))
 	e.phase(kr, kmv1.PhaseRollingOut)
+	// The Deployment, not only the ConfigMap, must carry the new template before the test rolls it out: a
+	// rollout written for the old template would leave the rotation waiting for the new one.
 	e.eventually("the Deployment renders the new labels", func() bool {
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: configMapName(km)}}
-		return e.get(cm) == nil && cm.Data["KEYMANAGER_P11_MKEK_LABEL"] == "barbican_mkek_1"
+		return e.get(cm) == nil && cm.Data["KEYMANAGER_P11_MKEK_LABEL"] == "barbican_mkek_1" && e.get(km) == nil &&
+			km.Status.HSMKeys != nil && km.Status.HSMKeys.MKEKLabel == "barbican_mkek_1" && e.get(dep) == nil &&
+			dep.Spec.Template.Annotations[annotationConfigHash] == km.Status.ConfigHash
 	})
 	e.rollOut(dep)
 	e.phase(kr, kmv1.PhaseRewrapping)
@@ -153,13 +157,19 @@ func (e *env) backendJob(b *kmv1.HSMBackend, component string) *batchv1.Job {
 
 func storeSecret(t *testing.T, addr string, logs func() string) string {
 	t.Helper()
+	return storeSecretIn(t, addr, "demo", logs)
+}
+
+// storeSecretIn stores "hello" as a secret of project and returns its path.
+func storeSecretIn(t *testing.T, addr, project string, logs func() string) string {
+	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+addr+"/v1/secrets",
 		strings.NewReader(`{"payload":"hello","payload_content_type":"text/plain"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Project-Id", "demo")
+	req.Header.Set("X-Project-Id", project)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -179,12 +189,18 @@ func storeSecret(t *testing.T, addr string, logs func() string) string {
 
 func getPayload(t *testing.T, addr, path string, logs func() string) string {
 	t.Helper()
+	return getPayloadIn(t, addr, "demo", path, logs)
+}
+
+// getPayloadIn reads the payload of project's secret at path.
+func getPayloadIn(t *testing.T, addr, project, path string, logs func() string) string {
+	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://"+addr+path+"/payload", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Accept", "text/plain")
-	req.Header.Set("X-Project-Id", "demo")
+	req.Header.Set("X-Project-Id", project)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

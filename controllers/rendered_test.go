@@ -135,6 +135,18 @@ func (e *env) renderIn(root, ns string, pod corev1.PodSpec, c corev1.Container) 
 		}
 		e.layOut(ns, pod.Volumes[i], filepath.Join(root, m.MountPath))
 	}
+	// The kubelet mounts the termination message file (terminationMessagePath, defaulted by the API server)
+	// writable into every container: an empty file under root stands in for it.
+	if p := c.TerminationMessagePath; p != "" {
+		f := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			e.t.Fatal(err)
+		}
+		if err := os.WriteFile(f, nil, 0o666); err != nil { //nolint:gosec // as the kubelet makes it
+			e.t.Fatal(err)
+		}
+		mounts = append(mounts, corev1.VolumeMount{Name: "termination-log", MountPath: p})
+	}
 	// Paths in the environment and the arguments point into the mounts: move them under root, longest mount
 	// path first.
 	slices.SortFunc(mounts, func(a, b corev1.VolumeMount) int { return len(b.MountPath) - len(a.MountPath) })

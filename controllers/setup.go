@@ -42,7 +42,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := (&HSMBackendReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: rec, JobImage: opts.JobImage}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the HSMBackend controller: %w", err)
 	}
-	if err := (&KeyRotationReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: rec, JobImage: opts.JobImage}).SetupWithManager(mgr); err != nil {
+	if err := (&KeyRotationReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: rec, JobImage: opts.JobImage}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the KeyRotation controller: %w", err)
 	}
 	return nil

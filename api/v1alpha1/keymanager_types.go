@@ -304,6 +304,12 @@ type KeyManagerStatus struct {
 	// them and for the rollout of that template.
 	// +optional
 	HSMKeys *ActiveKeys `json:"hsmKeys,omitempty"`
+
+	// kekSecretVersion is the resourceVersion of the simpleCrypto KEK Secret that pod template was rendered
+	// from (a version, not a digest of the keys); a KeyRotation of the KEK waits for it and for the rollout of
+	// that template.
+	// +optional
+	KEKSecretVersion string `json:"kekSecretVersion,omitempty"`
 }
 
 // WorkersStatus reports the connection budget's decision for this KeyManager.

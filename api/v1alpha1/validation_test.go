@@ -282,7 +282,7 @@ func TestValidation(t *testing.T) {
 	t.Run("KeyRotation spec is immutable", func(t *testing.T) {
 		kr := &kmv1.KeyRotation{
 			ObjectMeta: metav1.ObjectMeta{Name: "rotate", Namespace: "default"},
-			Spec:       kmv1.KeyRotationSpec{HSMBackendRef: kmv1.LocalRef{Name: "proteccio"}},
+			Spec:       kmv1.KeyRotationSpec{HSMBackendRef: &kmv1.LocalRef{Name: "proteccio"}},
 		}
 		if err := c.Create(ctx, kr); err != nil {
 			t.Fatal(err)
@@ -291,4 +291,42 @@ func TestValidation(t *testing.T) {
 		assertRejected(t, c.Update(ctx, kr),
 			rejection{"spec", `Invalid value: spec is immutable: create a new KeyRotation instead`})
 	})
+
+	t.Run("KeyRotation of a simpleCrypto KEK", func(t *testing.T) {
+		kr := &kmv1.KeyRotation{
+			ObjectMeta: metav1.ObjectMeta{Name: "rotate-kek", Namespace: "default"},
+			Spec:       kmv1.KeyRotationSpec{KeyManagerRef: &kmv1.LocalRef{Name: "kms"}, SecretStore: "simple"},
+		}
+		if err := c.Create(ctx, kr); err != nil {
+			t.Fatal(err)
+		}
+		kr.Spec.SecretStore = "other"
+		assertRejected(t, c.Update(ctx, kr),
+			rejection{"spec", `Invalid value: spec is immutable: create a new KeyRotation instead`})
+	})
+
+	hsm, km := &kmv1.LocalRef{Name: "proteccio"}, &kmv1.LocalRef{Name: "kms"}
+	for _, tc := range []struct {
+		name string
+		spec kmv1.KeyRotationSpec
+		want []rejection
+	}{
+		{"no target", kmv1.KeyRotationSpec{DryRun: true},
+			[]rejection{{"spec", `Invalid value: exactly one of hsmBackendRef or keyManagerRef must be set`}}},
+		{"two targets", kmv1.KeyRotationSpec{HSMBackendRef: hsm, KeyManagerRef: km, SecretStore: "simple"},
+			[]rejection{{"spec", `Invalid value: exactly one of hsmBackendRef or keyManagerRef must be set`}}},
+		{"a KeyManager without its store", kmv1.KeyRotationSpec{KeyManagerRef: km},
+			[]rejection{{"spec", `Invalid value: secretStore names the simpleCrypto store of keyManagerRef: set both or neither`}}},
+		{"a store without its KeyManager", kmv1.KeyRotationSpec{HSMBackendRef: hsm, SecretStore: "simple"},
+			[]rejection{{"spec", `Invalid value: secretStore names the simpleCrypto store of keyManagerRef: set both or neither`}}},
+		{"HSM labels on a KEK rotation", kmv1.KeyRotationSpec{KeyManagerRef: km, SecretStore: "simple", NewMKEKLabel: "mkek_2"},
+			[]rejection{{"spec", `Invalid value: newMKEKLabel and newHMACLabel apply to an hsmBackendRef rotation only`}}},
+		{"a store name the KeyManager could not have", kmv1.KeyRotationSpec{KeyManagerRef: km, SecretStore: "Simple!"},
+			[]rejection{{"spec.secretStore", `Invalid value: "Simple!": spec.secretStore in body should match '^[a-z0-9]([-a-z0-9_]{0,30}[a-z0-9])?$'`}}},
+	} {
+		t.Run("KeyRotation rejects "+tc.name, func(t *testing.T) {
+			kr := &kmv1.KeyRotation{ObjectMeta: metav1.ObjectMeta{Name: "invalid", Namespace: "default"}, Spec: tc.spec}
+			assertRejected(t, c.Create(ctx, kr), tc.want...)
+		})
+	}
 }
