@@ -121,6 +121,18 @@ func TestGoldenVendorConfigs(t *testing.T) {
 			s.SecurityWorldSecretRef = cert("nshield-world")
 			s.Client = &kmv1.HSMClient{Image: &kmv1.HSMClientImage{Image: "registry.example.com/nshield-client:13.4", Path: "/opt/nfast"}}
 		},
+		// The development setup of the cluster e2e: a token store on a shared claim, SoftHSM2 from a bundle
+		// downloaded from a server with a private CA.
+		"softhsm-shared-bundle": func(s *kmv1.HSMBackendSpec) {
+			s.Vendor, s.Token = kmv1.VendorSoftHSM, kmv1.TokenSelector{Labels: []string{"keymanager"}}
+			s.LibraryPath = "/opt/hsm-client/lib/libsofthsm2.so"
+			s.SoftHSM = &kmv1.SoftHSMStore{TokenClaimName: "softhsm-tokens"}
+			s.Client = &kmv1.HSMClient{Bundle: &kmv1.HSMClientBundle{
+				URL: "https://10.244.0.1:8443/softhsm.tar.gz", SHA256: strings.Repeat("cd", 32), Format: "tar.gz",
+				CredentialsSecretRef: cert("bundle-download"),
+				CASecretRef:          &corev1.SecretKeySelector{LocalObjectReference: *cert("bundle-ca"), Key: "ca.crt"},
+			}}
+		},
 	}
 	for name, mod := range cases {
 		b := newHSMBackend("kms", "hsm", mod)
