@@ -51,7 +51,9 @@ const (
 	// envKeystonePass is the server's KEYMANAGER_KEYSTONE_PASSWORD.
 	envKeystonePass = "KEYMANAGER_KEYSTONE_PASSWORD" //nolint:gosec // the name of a variable, not a credential
 	serverName      = "server"
-	migrateName     = "migrate"
+	// preStopSeconds is how long a terminating server keeps serving before it shuts down.
+	preStopSeconds = 5
+	migrateName    = "migrate"
 )
 
 // kmInputs is everything the KeyManager's objects are built from, gathered by the reconciler.
@@ -341,6 +343,8 @@ func buildDeployment(in kmInputs, hash string) *appsv1.Deployment {
 					PriorityClassName:            pl.PriorityClassName,
 					Volumes:                      vols,
 					InitContainers:               inits,
+					// The preStop pause and the server's own shutdown timeout (30 s), with a margin.
+					TerminationGracePeriodSeconds: ptr.To[int64](preStopSeconds + 30 + 5),
 					Containers: []corev1.Container{{
 						Name:            serverName,
 						Image:           km.Spec.Image,
@@ -352,6 +356,12 @@ func buildDeployment(in kmInputs, hash string) *appsv1.Deployment {
 						ReadinessProbe:  probe("/readyz", 10),
 						LivenessProbe:   probe("/healthcheck", 10),
 						StartupProbe:    &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthcheck", Port: intstr.FromString("http")}}, PeriodSeconds: 2, FailureThreshold: 60},
+						// A terminating pod leaves the Service's endpoints while kube-proxy and load balancers
+						// catch up, a few seconds in which they still send it connections: it keeps serving
+						// them before the server begins its graceful shutdown. Without the pause a rolling
+						// update refused some requests (the cluster e2e counted them). A sleep action, as the
+						// image has no shell.
+						Lifecycle:       &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: preStopSeconds}}},
 						Resources:       km.Spec.Resources,
 						SecurityContext: containerSecurityContext(),
 						VolumeMounts:    mounts,
