@@ -48,7 +48,7 @@ func TestGoldenObjects(t *testing.T) {
 			CredentialsSecretRef: &corev1.LocalObjectReference{Name: "proteccio-download"},
 		}}
 	})
-	in := kmInputs{km: km, hsm: b, settings: effectiveSettings(b), workers: 10, surge: 0,
+	in := kmInputs{km: km, hsm: b, settings: effectiveSettings(b), workers: 10,
 		versions: map[string]string{"Secret/db": "101", "Secret/kek": "102", "Secret/hsm-pin": "103", "ConfigMap/policy": "104"}}
 	cfg := renderConfig(in)
 	hash := configHash(cfg, in)
@@ -57,7 +57,7 @@ func TestGoldenObjects(t *testing.T) {
 
 	for name, obj := range map[string]any{
 		"configmap.yaml":            buildConfigMap(in, cfg),
-		"deployment.yaml":           buildDeployment(in, hash),
+		"statefulset.yaml":          buildStatefulSet(in, hash),
 		"migration-job.yaml":        buildMigrationJob(km, migrationRevision(km)),
 		"ensure-keys-job.yaml":      keys.build("kms", "proteccio"),
 		"service.yaml":              buildService(km),

@@ -51,7 +51,7 @@ const (
 	// bundleCADir is where the init container that downloads a bundle finds the download server's CA.
 	bundleCADir = "/etc/keymanager/bundle-ca"
 	// softHSMTokenDir is where a softhsm backend's token claim is mounted, SoftHSM2's directories.tokendir.
-	softHSMTokenDir = "/var/lib/softhsm/tokens"
+	softHSMTokenDir = "/var/lib/softhsm/tokens" //nolint:gosec // a directory, not a credential
 	lunaPort        = 1792
 )
 
