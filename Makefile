@@ -22,7 +22,7 @@ SHELL         := bash
 .DEFAULT_GOAL := help
 
 .PHONY: help build run deps test fmt-check vet test-go e2e bench lint fuzz clean generate manifests generated-check \
-	cluster-up cluster-down cluster-status image test-e2e
+	cluster-up cluster-down cluster-status image test-e2e test-cluster
 
 help: ## List the targets.
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -37,13 +37,14 @@ run: ## Run the server: go run . serve $(ARGS).
 deps: ## Install/start test dependencies and write bin/test-env.sh.
 	bash hack/test-deps.sh
 
-test: deps ## Everything CI checks: deps, generated files, gofmt, vet, lint, go test (race detector), the barbican CLI, openstack CLI and castellan e2e.
+test: deps ## Everything CI checks: deps, generated files, gofmt, vet, lint, go test (race detector), the barbican CLI, openstack CLI and castellan e2e, and the product on a real single-node cluster.
 	@$(MAKE) --no-print-directory generated-check
 	@$(MAKE) --no-print-directory fmt-check
 	@$(MAKE) --no-print-directory vet
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory test-go
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory test-cluster
 
 # GENERATED lists every file controller-gen writes; generated-check compares them before and after.
 GENERATED      = api/v1alpha1/zz_generated.deepcopy.go config/crd/bases/*.yaml config/rbac/role.yaml
@@ -100,8 +101,11 @@ cluster-status: ## Exit 0 when the cluster's node is Ready.
 image: ## Build the keymanager OCI image (no Docker engine) into bin/image; import it into the running cluster.
 	bash hack/image.sh
 
-test-e2e: ## On the running cluster (make cluster-up): the operator from config/ with `make image`'s image, a KeyManager on MariaDB until Available. Not part of `make test` yet.
-	bash hack/e2e-cluster.sh
+test-e2e: ## On the running cluster (make cluster-up): operator, KeyManagers, SoftHSM2 backend, budget, rotations (docs/e2e-cluster.md).
+	$(WITH_ENV) bash hack/e2e-cluster.sh
+
+test-cluster: ## cluster-up, test-e2e, cluster-down (a running cluster is used and kept); what `make test` runs. Root.
+	$(WITH_ENV) bash hack/test-cluster.sh
 
 clean: ## Remove bin/ and test output (built tools stay in the user cache); stops a running cluster first.
 	if [[ -d $(BIN)/cluster ]]; then bash hack/cluster.sh down; fi
