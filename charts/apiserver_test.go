@@ -1,12 +1,15 @@
 package charts
 
 import (
+	"bytes"
 	"context"
-	"errors"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,11 +52,29 @@ func createNamespaces(t *testing.T, c client.Client, names ...string) {
 	}
 }
 
+// envRunOperator makes the test binary run `keymanager` with its arguments instead of the tests (TestMain): the
+// tests start the operator as a process of its own, which they stop with SIGTERM as the kubelet does.
+const envRunOperator = "KEYMANAGER_CHART_TEST_RUN_OPERATOR"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envRunOperator) == "1" {
+		root := &cobra.Command{Use: "keymanager", SilenceUsage: true}
+		operator.AddCommandTo(root)
+		root.SetArgs(os.Args[1:])
+		if err := root.ExecuteContext(context.Background()); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
 // TestAPIServerAcceptsRendered installs the chart's crds/ into envtest's real kube-apiserver, applies what
-// the chart renders with default and with custom values, then runs `keymanager operator` with the rendered
-// Deployment's arguments as the rendered ServiceAccount: it must sync its caches (readiness) and win the
-// leader election with nothing but the chart's ClusterRole and Role, and its controllers must write the status of
-// the samples in config/samples.
+// the chart renders with default, custom and namespace-scoped values, then runs `keymanager operator` with
+// the rendered Deployment's arguments as the rendered ServiceAccount, once with the default ClusterRole and
+// once with rbac.scope=namespace: with nothing but the chart's RBAC it must sync its caches (readiness), win
+// the leader election, have its controllers write the status of the samples in config/samples, and on SIGTERM
+// stop and release the Lease.
 func TestAPIServerAcceptsRendered(t *testing.T) {
 	// The chart's own copies of the CRDs: envtest fails when they do not install and become established.
 	cfg := testbed.StartKube(t, filepath.Join(chartDir, "crds"))
@@ -61,9 +82,10 @@ func TestAPIServerAcceptsRendered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	createNamespaces(t, c, namespace, "kms", "kms-leases", "tenant-a")
+	createNamespaces(t, c, namespace, "kms", "kms-leases", "tenant-a", "scoped-system", "tenant-b")
 
-	apply(t, c, render(t, release, namespace))
+	defaults := render(t, release, namespace)
+	apply(t, c, defaults)
 	var custom []*unstructured.Unstructured
 	for _, o := range render(t, "platform", "kms", "-f", "testdata/custom-values.yaml", "--api-versions", serviceMonitorAPI) {
 		// envtest serves no Prometheus Operator CRDs; TestCustomValues checks the ServiceMonitor's content.
@@ -72,18 +94,52 @@ func TestAPIServerAcceptsRendered(t *testing.T) {
 		}
 	}
 	apply(t, c, custom)
+	scoped := render(t, "scoped", "scoped-system", "--set", "watchNamespace=tenant-b", "--set", "rbac.scope=namespace")
+	apply(t, c, scoped)
 	if t.Failed() {
 		return
 	}
 
-	d := typed[appsv1.Deployment](t, find(t, render(t, release, namespace), "Deployment", "keymanager-operator"))
-	runOperator(t, cfg, "system:serviceaccount:"+namespace+":"+d.Spec.Template.Spec.ServiceAccountName,
-		operatorContainer(t, d).Args)
+	t.Run("cluster scope", func(t *testing.T) {
+		runOperator(t, cfg, operatorRun{
+			deployment: typed[appsv1.Deployment](t, find(t, defaults, "Deployment", "keymanager-operator")),
+			samplesIn:  "default",
+			allowed:    []authorizationv1.ResourceAttributes{{Group: "keymanager.io", Resource: "keymanagers", Verb: "watch"}},
+			denied: []authorizationv1.ResourceAttributes{
+				{Group: "keymanager.io", Resource: "keymanagers", Verb: "update"},
+				{Resource: "secrets", Verb: "create", Namespace: "default"},
+			},
+		})
+	})
+	t.Run("namespace scope", func(t *testing.T) {
+		runOperator(t, cfg, operatorRun{
+			deployment: typed[appsv1.Deployment](t, find(t, scoped, "Deployment", "scoped-keymanager-operator")),
+			samplesIn:  "tenant-b",
+			allowed: []authorizationv1.ResourceAttributes{
+				{Group: "keymanager.io", Resource: "keymanagers", Verb: "watch", Namespace: "tenant-b"},
+				{Group: "coordination.k8s.io", Resource: "leases", Verb: "create", Namespace: "scoped-system"},
+			},
+			denied: []authorizationv1.ResourceAttributes{
+				{Group: "keymanager.io", Resource: "keymanagers", Verb: "watch"},
+				{Group: "keymanager.io", Resource: "keymanagers", Verb: "watch", Namespace: "default"},
+				{Resource: "secrets", Verb: "get", Namespace: "default"},
+			},
+		})
+	})
 }
 
-// checkAuthorizer asks the API server, as user, for one thing the chart's RBAC allows and one it does not:
-// the operator run below proves the RBAC only if the API server enforces it.
-func checkAuthorizer(t *testing.T, kubeconfig string) {
+// operatorRun is one run of the operator as a rendered Deployment would run it.
+type operatorRun struct {
+	deployment *appsv1.Deployment
+	// samplesIn is the namespace the samples are created in, one the operator watches.
+	samplesIn string
+	// allowed and denied are what the API server must answer the operator's ServiceAccount: the run proves
+	// the chart's RBAC only where the API server enforces it.
+	allowed, denied []authorizationv1.ResourceAttributes
+}
+
+// checkAuthorizer asks the API server what the user of kubeconfig may do.
+func checkAuthorizer(t *testing.T, kubeconfig string, allowed, denied []authorizationv1.ResourceAttributes) {
 	t.Helper()
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
@@ -93,61 +149,73 @@ func checkAuthorizer(t *testing.T, kubeconfig string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		attrs authorizationv1.ResourceAttributes
-		want  bool
-	}{
-		{authorizationv1.ResourceAttributes{Group: "keymanager.io", Resource: "keymanagers", Verb: "watch"}, true},
-		{authorizationv1.ResourceAttributes{Group: "keymanager.io", Resource: "keymanagers", Verb: "update"}, false},
-		{authorizationv1.ResourceAttributes{Resource: "secrets", Verb: "create", Namespace: namespace}, false},
-	} {
-		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &tc.attrs}}
+	ask := func(attrs authorizationv1.ResourceAttributes, want bool) {
+		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &attrs}}
 		if err := c.Create(t.Context(), review); err != nil {
 			t.Fatalf("asking the API server what the operator may do: %v", err)
 		}
-		if review.Status.Allowed != tc.want {
-			t.Errorf("the operator's ServiceAccount may %s %s.%s: %v, want %v", tc.attrs.Verb, tc.attrs.Resource, tc.attrs.Group, review.Status.Allowed, tc.want)
+		if review.Status.Allowed != want {
+			t.Errorf("the operator's ServiceAccount may %s %s.%s in namespace %q: %v, want %v",
+				attrs.Verb, attrs.Resource, attrs.Group, attrs.Namespace, review.Status.Allowed, want)
 		}
+	}
+	for _, a := range allowed {
+		ask(a, true)
+	}
+	for _, a := range denied {
+		ask(a, false)
 	}
 }
 
-// runOperator runs `keymanager operator` in this process with args as rendered (the bind addresses moved to
-// free loopback ports), as user, until it is ready and leads.
-func runOperator(t *testing.T, cfg *rest.Config, user string, args []string) {
+// leaseName is the operator's leader-election Lease (cmd/operator).
+const leaseName = "keymanager-operator.keymanager.io"
+
+// runOperator starts this test binary as `keymanager` with the rendered Deployment's arguments (the bind
+// addresses moved to free loopback ports) as its ServiceAccount, waits until it is ready, leads and has
+// reconciled the samples, then stops it with SIGTERM.
+func runOperator(t *testing.T, cfg *rest.Config, run operatorRun) {
 	t.Helper()
+	d := run.deployment
+	args := operatorContainer(t, d).Args
 	if len(args) == 0 || args[0] != "operator" {
 		t.Fatalf("the Deployment runs %v, want the operator command", args)
 	}
-	kubeconfig := testbed.Kubeconfig(t, cfg, user)
-	checkAuthorizer(t, kubeconfig)
-	// The kubelet sets this from the pod's namespace (fieldRef); the Lease goes there.
-	t.Setenv("KEYMANAGER_LEADER_ELECTION_NAMESPACE", namespace)
+	kubeconfig := testbed.Kubeconfig(t, cfg, "system:serviceaccount:"+d.Namespace+":"+d.Spec.Template.Spec.ServiceAccountName)
+	checkAuthorizer(t, kubeconfig, run.allowed, run.denied)
 	metrics, probes := testbed.LoopbackAddr(t), testbed.LoopbackAddr(t)
 
-	root := &cobra.Command{Use: "keymanager", SilenceUsage: true}
-	operator.AddCommandTo(root)
 	// Later flags win: the rendered ones stay as they are, except where this process must listen.
-	root.SetArgs(append(slices.Clone(args), "--kubeconfig", kubeconfig, "--metrics-bind-address", metrics,
-		"--health-probe-bind-address", probes, "--log-level", "error"))
-	runCtx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(runCtx) }()
+	cmd := exec.Command(os.Args[0], append(slices.Clone(args), "--kubeconfig", kubeconfig, //nolint:gosec,noctx // the test binary itself; stopped by SIGTERM below
+		"--metrics-bind-address", metrics, "--health-probe-bind-address", probes, "--log-level", "error")...)
+	// The kubelet sets KEYMANAGER_LEADER_ELECTION_NAMESPACE from the pod's namespace (fieldRef).
+	cmd.Env = append(os.Environ(), envRunOperator+"=1", "KEYMANAGER_LEADER_ELECTION_NAMESPACE="+d.Namespace)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting the operator: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
 	defer func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("operator stopped with %v", err)
+		if !stopped {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("operator's stderr:\n%s", stderr.String())
 		}
 	}()
 
 	get := func(url string) (int, string) { return testbed.HTTPGet(t.Context(), url) }
 	// Poll until the operator reports what the test waits for; the deadline only bounds a broken run (a
-	// permission the chart lacks keeps the caches from syncing, so /readyz never answers 200).
+	// permission the chart lacks keeps the caches from syncing, so the samples never get a status).
 	waitFor := func(what string, ok func() bool) bool {
 		t.Helper()
 		for deadline := time.Now().Add(time.Minute); !ok(); time.Sleep(100 * time.Millisecond) {
 			select {
-			case err := <-done:
-				done <- err
+			case err := <-exited:
+				stopped = true
 				t.Errorf("operator exited while waiting for %s: %v", what, err)
 				return false
 			default:
@@ -159,25 +227,21 @@ func runOperator(t *testing.T, cfg *rest.Config, user string, args []string) {
 		}
 		return true
 	}
-	if !waitFor("/readyz 200 (caches synced with the chart's RBAC)", func() bool {
-		code, _ := get("http://" + probes + "/readyz")
-		return code == http.StatusOK
-	}) {
-		return
-	}
-	if !waitFor("leader (the Lease, with the chart's RBAC)", func() bool {
-		_, body := get("http://" + metrics + "/metrics")
-		return strings.Contains(body, `leader_election_master_status{name="keymanager-operator.keymanager.io"} 1`)
-	}) {
+	if !waitFor("/readyz 200", func() bool { code, _ := get("http://" + probes + "/readyz"); return code == http.StatusOK }) ||
+		!waitFor("leader", func() bool {
+			_, body := get("http://" + metrics + "/metrics")
+			return strings.Contains(body, `leader_election_master_status{name="`+leaseName+`"} 1`)
+		}) {
 		return
 	}
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	leaseKey := client.ObjectKey{Namespace: d.Namespace, Name: leaseName}
 	var lease coordinationv1.Lease
-	if err := c.Get(t.Context(), client.ObjectKey{Namespace: namespace, Name: "keymanager-operator.keymanager.io"}, &lease); err != nil {
-		t.Errorf("the leader's Lease in %s: %v", namespace, err)
+	if err := c.Get(t.Context(), leaseKey, &lease); err != nil {
+		t.Fatalf("the leader's Lease in %s: %v", d.Namespace, err)
 	}
 
 	// The controllers start only on the leader, and a controller reconciles only once the caches of
@@ -187,24 +251,49 @@ func runOperator(t *testing.T, cfg *rest.Config, user string, args []string) {
 	samples := append(readKustomize(t, "config/samples/keymanager_simplecrypto.yaml"),
 		readKustomize(t, "config/samples/hsmbackend_softhsm.yaml")...)
 	for _, o := range samples {
-		o.SetNamespace("default")
+		o.SetNamespace(run.samplesIn)
 	}
 	apply(t, c, samples)
 	for _, o := range samples {
-		what := o.GetKind() + " " + o.GetName() + " has a Ready condition (its controller runs with the chart's RBAC)"
-		waitFor(what, func() bool {
-			got := &unstructured.Unstructured{}
-			got.SetGroupVersionKind(o.GroupVersionKind())
-			if err := c.Get(t.Context(), client.ObjectKeyFromObject(o), got); err != nil {
-				return false
-			}
-			conditions, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
-			for _, cond := range conditions {
-				if m, ok := cond.(map[string]any); ok && m["type"] == "Ready" {
-					return true
-				}
-			}
-			return false
-		})
+		if !waitFor(o.GetKind()+" "+o.GetName()+" has a Ready condition", func() bool { return hasReady(t, c, o) }) {
+			return
+		}
 	}
+
+	// SIGTERM, as the kubelet stops a pod: the operator stops cleanly and hands the Lease back at once, so a
+	// standby replica takes over without waiting for it to expire.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		stopped = true
+		if err != nil {
+			t.Errorf("operator stopped on SIGTERM with %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("operator still runs a minute after SIGTERM")
+	}
+	if err := c.Get(t.Context(), leaseKey, &lease); err != nil {
+		t.Fatal(err)
+	}
+	if h := lease.Spec.HolderIdentity; h != nil && *h != "" {
+		t.Errorf("the Lease is still held by %q after the operator stopped", *h)
+	}
+}
+
+// hasReady reports whether the object o names has a Ready condition in its status.
+func hasReady(t *testing.T, c client.Client, o *unstructured.Unstructured) bool {
+	got := &unstructured.Unstructured{}
+	got.SetGroupVersionKind(o.GroupVersionKind())
+	if err := c.Get(t.Context(), client.ObjectKeyFromObject(o), got); err != nil {
+		return false
+	}
+	conditions, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
+	for _, cond := range conditions {
+		if m, ok := cond.(map[string]any); ok && m["type"] == "Ready" {
+			return true
+		}
+	}
+	return false
 }

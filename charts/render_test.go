@@ -379,6 +379,32 @@ func TestOptionalObjectsOff(t *testing.T) {
 	diff(t, "serviceAccountName", d.Spec.Template.Spec.ServiceAccountName, "existing")
 }
 
+// TestNamespaceScope renders rbac.scope=namespace: the generated rules granted by a Role in the watched
+// namespace, and no cluster-wide grant at all.
+func TestNamespaceScope(t *testing.T) {
+	objs := render(t, release, namespace, "--set", "watchNamespace=tenant-b", "--set", "rbac.scope=namespace")
+	name := "keymanager-operator"
+	for _, o := range objs {
+		if o.GetKind() == "ClusterRole" || o.GetKind() == "ClusterRoleBinding" {
+			t.Errorf("%s %s rendered with rbac.scope=namespace", o.GetKind(), o.GetName())
+		}
+	}
+	wantRole := typed[rbacv1.ClusterRole](t, find(t, readKustomize(t, "config/rbac/role.yaml"), "ClusterRole", name))
+	role := typed[rbacv1.Role](t, find(t, objs, "Role", name))
+	if role.Namespace != "tenant-b" {
+		t.Errorf("the operator's Role is in %q, want the watched namespace tenant-b", role.Namespace)
+	}
+	diff(t, "Role rules", role.Rules, wantRole.Rules)
+	binding := typed[rbacv1.RoleBinding](t, find(t, objs, "RoleBinding", name))
+	diff(t, "RoleBinding", []any{binding.Namespace, binding.RoleRef, binding.Subjects}, []any{
+		"tenant-b", rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
+		[]rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: namespace}},
+	})
+	if leader := find(t, objs, "Role", name+"-leader-election"); leader.GetNamespace() != namespace {
+		t.Errorf("leader-election Role in %q, want the release namespace", leader.GetNamespace())
+	}
+}
+
 // TestRejectsBadValues checks that values.schema.json and the templates refuse values that would deploy
 // something broken, with a message naming the value.
 func TestRejectsBadValues(t *testing.T) {
@@ -394,6 +420,8 @@ func TestRejectsBadValues(t *testing.T) {
 		"port out of range":         {[]string{"metrics.port=70000"}, "port"},
 		"replicas without election": {[]string{"leaderElection.enabled=false"}, "replicaCount 1"},
 		"no ServiceAccount name":    {[]string{"serviceAccount.create=false"}, "serviceAccount.name"},
+		"unknown RBAC scope":        {[]string{"rbac.scope=tenant"}, "scope"},
+		"namespace scope, no watch": {[]string{"rbac.scope=namespace"}, "watchNamespace"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			args := []string{"template", release, chartDir, "--namespace", namespace}
