@@ -46,23 +46,31 @@ test: deps ## Everything CI checks: deps, generated files, gofmt, vet, lint, go 
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory test-cluster
 
-# GENERATED lists every file controller-gen writes; generated-check compares them before and after.
-GENERATED      = api/v1alpha1/zz_generated.deepcopy.go config/crd/bases/*.yaml config/rbac/role.yaml
+# GENERATED lists every file controller-gen writes, and the chart's copies of them; generated-check compares them
+# before and after.
+GENERATED      = api/v1alpha1/zz_generated.deepcopy.go config/crd/bases/*.yaml config/rbac/role.yaml \
+	charts/keymanager/crds/*.yaml charts/keymanager/files/role.yaml
+CHART          = charts/keymanager
 CONTROLLER_GEN = "$$(bash hack/deps/controller-gen.sh)"
 
 generate: ## Generate the API types' DeepCopy methods (controller-gen, pinned).
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate/boilerplate.go.txt paths=./api/...
 
-manifests: ## Generate CRDs into config/crd/bases and the operator's Role into config/rbac from markers.
+manifests: ## Generate CRDs into config/crd/bases and the operator's Role into config/rbac from markers; copy both into the Helm chart.
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases \
 		rbac:roleName=keymanager-operator paths=./controllers/... output:rbac:artifacts:config=config/rbac
+	@# Helm installs crds/ verbatim and the chart's ClusterRole takes its rules from files/role.yaml.
+	rm -f $(CHART)/crds/*.yaml
+	mkdir -p $(CHART)/crds $(CHART)/files
+	cp config/crd/bases/*.yaml $(CHART)/crds/
+	cp config/rbac/role.yaml $(CHART)/files/role.yaml
 
 generated-check: ## Fail if generate or manifests would change a file (the regenerated files stay for review).
 	@before="$$(cat $(GENERATED) 2>/dev/null | sha256sum)"; \
 	$(MAKE) --no-print-directory generate manifests >/dev/null; \
 	after="$$(cat $(GENERATED) | sha256sum)"; \
 	if [[ "$$before" != "$$after" ]]; then \
-		echo "generated files were stale; regenerated, review and commit:"; git status --short -- api config; exit 1; fi; \
+		echo "generated files were stale; regenerated, review and commit:"; git status --short -- api config $(CHART); exit 1; fi; \
 	echo "generated files: ok"
 
 fmt-check: ## Fail if any Go file is not gofmt-formatted.
