@@ -12,8 +12,9 @@
 #     and verification, with the operator's pod deleted mid-rotation; every secret still reads;
 #   - a rotation whose rewrap Job fails (one project key's HMAC damaged in the database) ends Failed with the
 #     Job's reason;
-#   - a new KEK in the KEK Secret and a config field each roll the pods; deleting a KeyManager collects what
-#     it owned and keeps the data.
+#   - the operator moves from config/ to the Helm chart (charts/keymanager), which then reconciles: a new KEK
+#     in the KEK Secret rolls the pods (as the config field did before); deleting a KeyManager collects what it
+#     owned and keeps the data.
 # The MariaDB of hack/test-deps.sh listens on loopback only; pods reach it through a socat relay on the
 # bridge address (there is no cluster DNS, so the KeyManagers name an IP).
 #
@@ -32,6 +33,8 @@ PIN=e2e-user-pin
 # The pods' user and group (config/manager and the KeyManager pods run as 65532).
 POD_UID=65532
 KUBECTL="${KM_BIN_DIR}/k8s/${K8S_VERSION}-$(go_os_arch)/kubectl"
+HELM="${KEYMANAGER_TEST_HELM:-${KM_BIN_DIR}/helm}"
+HELM_NS=keymanager-helm
 export KUBECONFIG="${KM_BIN_DIR}/kubeconfig"
 E2E="${REPO_ROOT}/hack/e2e"
 WORK="$(mktemp -d)"
@@ -59,6 +62,7 @@ cleanup() {
 			k -n "$NS" logs --all-containers --tail 20 "$p" >&2 || true
 		done
 		k -n keymanager-system logs deploy/keymanager-operator --tail 40 >&2 || true
+		k -n "$HELM_NS" logs deploy/km-keymanager-operator --tail 40 >&2 || true
 	fi
 	local pid
 	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -66,6 +70,8 @@ cleanup() {
 		warn "KM_E2E_KEEP=true: ${NS}, the databases ${DB} and ${DB_HSM} and ${TOKENS} kept; the relays stopped"
 	else
 		k delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
+		"$HELM" uninstall km -n "$HELM_NS" >/dev/null 2>&1 || true
+		k delete namespace "$HELM_NS" --wait=false >/dev/null 2>&1 || true
 		k delete pv km-e2e-softhsm-tokens --wait=false >/dev/null 2>&1 || true
 		mysql -uroot -e "DROP DATABASE IF EXISTS ${DB}; DROP DATABASE IF EXISTS ${DB_HSM}" 2>/dev/null || true
 		rm -rf "$TOKENS"
@@ -437,6 +443,22 @@ YAML
 	ok "rotate-2 Failed: ${msg}"
 }
 
+# helm_operator replaces the operator from config/ by the one of the Helm chart, in a namespace of its own.
+# The CRDs stay (Helm leaves existing ones alone), and the KeyManagers keep running; the steps after this
+# one are reconciled by the chart's operator.
+helm_operator() {
+	local ref=$1
+	log "the operator from the Helm chart instead of config/"
+	[[ -x "$HELM" ]] || { missing "helm" "${HELM} (make deps builds it)" || true; return 1; }
+	k -n keymanager-system scale deploy/keymanager-operator --replicas=0 >/dev/null
+	wait_for 120 bash -c "[[ -z \$('$KUBECTL' -n keymanager-system get pods -l app.kubernetes.io/component=operator -o name) ]]"
+	"$HELM" uninstall km -n "$HELM_NS" >/dev/null 2>&1 || true
+	"$HELM" install km "${REPO_ROOT}/charts/keymanager" -n "$HELM_NS" --create-namespace --wait --timeout 180s \
+		--set image.repository="${ref%:*}" --set image.tag="${ref##*:}" --set image.pullPolicy=IfNotPresent >/dev/null
+	k -n "$HELM_NS" rollout status deploy/km-keymanager-operator --timeout=120s >/dev/null
+	ok "helm install: $(k -n "$HELM_NS" get deploy km-keymanager-operator -o jsonpath='{.status.readyReplicas}') operator pods ready in ${HELM_NS}"
+}
+
 # kek_change: a new KEK in front of the old one in the KEK Secret rolls kms; what was stored still reads.
 kek_change() {
 	log "a new KEK in kms's KEK Secret rolls its pods"
@@ -479,6 +501,7 @@ main() {
 	budget_rollout
 	rotation
 	failed_rotation
+	helm_operator "$ref"
 	kek_change
 	deletion
 	ok "cluster e2e passed in $((SECONDS - t0))s"
