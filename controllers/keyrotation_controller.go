@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -279,25 +278,17 @@ func (r *KeyRotationReconciler) rollOut(ctx context.Context, kr *kmv1.KeyRotatio
 	return nil
 }
 
-// keyManagerRolledOut reports whether km's Deployment runs, on every replica, the template km's status
-// names. The KeyManager's status names the hash of the template it applied; the Deployment's own status says
-// whether that template rolled out. Both come from separate caches, so each is checked against the other
-// rather than trusted alone. A KeyManager without a Deployment has no pod left on old keys.
+// keyManagerRolledOut reports whether km's workload (its Deployment, or its StatefulSet with an HSM) runs, on
+// every replica, the template km's status names. The KeyManager's status names the hash of the template it
+// applied; the workload's own status says whether that template rolled out. Both come from separate caches, so
+// each is checked against the other rather than trusted alone. A KeyManager without a workload has no pod left
+// on old keys.
 func (r *KeyRotationReconciler) keyManagerRolledOut(ctx context.Context, km *kmv1.KeyManager) (bool, error) {
-	dep := &appsv1.Deployment{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: km.Namespace, Name: km.Name}, dep); err != nil {
-		if apierrors.IsNotFound(err) {
-			return true, nil
-		}
-		return false, fmt.Errorf("reading Deployment of KeyManager %s: %w", km.Name, err)
+	ro, err := readRollout(ctx, r, km, nil)
+	if err != nil || !ro.found {
+		return err == nil, err
 	}
-	return dep.Spec.Template.Annotations[annotationConfigHash] == km.Status.ConfigHash && rolledOut(dep), nil
-}
-
-// rolledOut is `kubectl rollout status` succeeding: every replica runs the current template and is available.
-func rolledOut(dep *appsv1.Deployment) bool {
-	st, want := dep.Status, ptr.Deref(dep.Spec.Replicas, 1)
-	return st.ObservedGeneration >= dep.Generation && st.UpdatedReplicas == want && st.Replicas == want && st.AvailableReplicas == want
+	return ro.templateHash == km.Status.ConfigHash && ro.done, nil
 }
 
 // rewrap runs `manage hsm rewrap-pkek` against the database of every KeyManager using the backend, one Job

@@ -173,7 +173,7 @@ type RewrapCounts struct {
 // deleted.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=kr;krs,categories=keymanager
+// +kubebuilder:resource:shortName=kr;krs,categories=keymanager-all
 // +kubebuilder:printcolumn:name="Backend",type=string,JSONPath=`.spec.hsmBackendRef.name`
 // +kubebuilder:printcolumn:name="KeyManager",type=string,JSONPath=`.spec.keyManagerRef.name`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
