@@ -249,7 +249,8 @@ type HSMClientBundle struct {
 	// +required
 	SHA256 string `json:"sha256"`
 
-	// format is the archive format.
+	// format is the archive format: tar.gz, zip, or iso for an ISO 9660 image as vendors ship their clients
+	// (Rock Ridge names, modes and symbolic links; Joliet or plain ISO 9660 names without Rock Ridge).
 	// +kubebuilder:validation:Enum=tar.gz;zip;iso
 	// +required
 	Format string `json:"format"`
