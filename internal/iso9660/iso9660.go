@@ -44,6 +44,13 @@ const (
 	maxDirectory = 16 << 20
 )
 
+// maxDirectoryBytes and maxEntries bound a whole walk: directories of a hostile image can overlap, so that
+// without them the work would grow with the square of the image's size. Variables for the tests.
+var (
+	maxDirectoryBytes int64 = 256 << 20
+	maxEntries        int64 = 1 << 20
+)
+
 // ErrFormat is wrapped by every error about the image's content.
 var ErrFormat = errors.New("not a readable ISO 9660 image")
 
@@ -77,6 +84,8 @@ type Image struct {
 	rockRidge bool
 	skip      int
 	joliet    bool
+	// dirBytes and entries count what the current Walk has read.
+	dirBytes, entries int64
 }
 
 // dirRecord is the part of a directory record that Walk uses.
@@ -204,6 +213,9 @@ func (img *Image) records(d dirRecord) ([]dirRecord, error) {
 	if d.length > maxDirectory {
 		return nil, formatError("a directory of %d bytes (at most %d are read)", d.length, maxDirectory)
 	}
+	if img.dirBytes += d.length; img.dirBytes > maxDirectoryBytes {
+		return nil, formatError("directories of more than %d bytes in all", maxDirectoryBytes)
+	}
 	base := (d.extent + int64(d.extAttr)) * sectorSize
 	data, err := img.read(base, d.length)
 	if err != nil {
@@ -241,6 +253,7 @@ func (img *Image) firstRecord(d dirRecord) (dirRecord, error) {
 // Walk calls fn for every entry of the image, a directory before its contents. It stops at the first error
 // of fn or of the image.
 func (img *Image) Walk(fn func(Entry) error) error {
+	img.dirBytes, img.entries = 0, 0
 	return img.walk(img.root, "", 0, map[int64]bool{img.root.extent: true}, fn)
 }
 
@@ -255,6 +268,9 @@ func (img *Image) walk(dir dirRecord, parent string, depth int, seen map[int64]b
 	for _, r := range rs {
 		if len(r.name) == 1 && r.name[0] <= 1 {
 			continue // "." and ".."
+		}
+		if img.entries++; img.entries > maxEntries {
+			return formatError("more than %d entries", maxEntries)
 		}
 		e, r, skip, err := img.entry(r, parent)
 		if err != nil {
@@ -274,7 +290,7 @@ func (img *Image) walk(dir dirRecord, parent string, depth int, seen map[int64]b
 		}
 		if e.Mode.IsDir() {
 			if seen[r.extent] {
-				return formatError("directory %s loops back to one of its ancestors", e.Path)
+				return formatError("directory %s has the extent of a directory already read (a loop)", e.Path)
 			}
 			seen[r.extent] = true
 			if err := img.walk(r, e.Path, depth+1, seen, fn); err != nil {
