@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -40,7 +39,8 @@ func hsmStore(backend string) []kmv1.SecretStore {
 
 // TestConnectionBudget runs the seed documents' case through the controllers: three replicas asking for
 // 32 workers each (32-core hosts) against a 32-connection Proteccio with 2 sessions reserved for Jobs end at
-// 10 workers per pod, rolled with maxSurge 0; a second KeyManager on the same HSM re-divides the budget.
+// 10 workers per pod, under a StatefulSet that replaces one pod at a time; a second KeyManager on the same
+// HSM re-divides the budget.
 func TestConnectionBudget(t *testing.T) {
 	e := startOperator(t)
 	ns := e.namespace()
@@ -60,7 +60,7 @@ func TestConnectionBudget(t *testing.T) {
 		t.Errorf("ConfigMap %s: %v, owners %v", rc.Name, rc.Data, rc.OwnerReferences)
 	}
 	capped := e.kmCondition(a, kmv1.ConditionWorkersCapped, metav1.ConditionTrue, kmv1.ReasonWorkersCapped)
-	want := "10 of 32 requested workers per pod: HSMBackend proteccio allows 32 connections, 2 reserved for Jobs, 128 requested in all; rolling with maxSurge 0"
+	want := "10 of 32 requested workers per pod: HSMBackend proteccio allows 32 connections, 2 reserved for Jobs, 96 requested in all"
 	if capped.Message != want {
 		t.Errorf("WorkersCapped message\n %q\nwant\n %q", capped.Message, want)
 	}
@@ -97,15 +97,19 @@ func TestConnectionBudget(t *testing.T) {
 	if !strings.HasPrefix(wait.Message, "waiting for the master keys of HSMBackend proteccio") {
 		t.Errorf("Progressing message %q", wait.Message)
 	}
-	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "a"}}
+	dep := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "a"}}
 	if err := e.get(dep); !apierrors.IsNotFound(err) {
-		t.Fatalf("Deployment before the keys exist: %v", err)
+		t.Fatalf("StatefulSet before the keys exist: %v", err)
 	}
 	e.keysReady(backend)
-	e.eventually("Deployment", func() bool { return e.get(dep) == nil })
-	ru := dep.Spec.Strategy.RollingUpdate
-	if ru.MaxSurge.String() != "0" || ru.MaxUnavailable.String() != "1" {
-		t.Errorf("capped Deployment rolls with maxSurge %s maxUnavailable %s, want 0 and 1", ru.MaxSurge, ru.MaxUnavailable)
+	e.eventually("StatefulSet", func() bool { return e.get(dep) == nil })
+	if ru := dep.Spec.UpdateStrategy.RollingUpdate; ru == nil || ru.MaxUnavailable.String() != "1" || ptr.Deref(ru.Partition, -1) != 0 ||
+		dep.Spec.PodManagementPolicy != appsv1.ParallelPodManagement {
+		t.Errorf("StatefulSet update strategy %+v, pod management %s: want one pod at a time, in parallel otherwise",
+			dep.Spec.UpdateStrategy, dep.Spec.PodManagementPolicy)
+	}
+	if err := e.get(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "a"}}); !apierrors.IsNotFound(err) {
+		t.Errorf("a KeyManager with an HSM also got a Deployment: %v", err)
 	}
 	pin := false
 	for _, ev := range dep.Spec.Template.Spec.Containers[0].Env {
@@ -127,13 +131,12 @@ func TestConnectionBudget(t *testing.T) {
 		return e.get(cm) == nil && cm.Data["KEYMANAGER_HSM_MAX_SESSIONS"] == "8"
 	})
 
-	// Scaling a to zero frees the budget: (1+1) × 4 fits, so b rolls with a surge pod again.
+	// Scaling a to zero frees the budget: a is no longer capped, b runs its 4 workers.
 	e.modify(a, func() { a.Spec.Replicas = ptr.To[int32](0) })
-	bdep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "b"}}
+	bcm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "b-config"}}
 	e.finishJob(e.migrationJob(b), true, "")
-	e.eventually("b rolls with a surge pod once the budget fits", func() bool {
-		return e.get(bdep) == nil && bdep.Spec.Strategy.RollingUpdate.MaxSurge != nil &&
-			*bdep.Spec.Strategy.RollingUpdate.MaxSurge == intstr.FromInt32(1)
+	e.eventually("b runs 4 workers", func() bool {
+		return e.get(bcm) == nil && bcm.Data["KEYMANAGER_HSM_MAX_SESSIONS"] == "4"
 	})
 	e.kmCondition(a, kmv1.ConditionWorkersCapped, metav1.ConditionFalse, kmv1.ReasonWorkersGranted)
 }
@@ -166,11 +169,11 @@ func TestHSMBackend(t *testing.T) {
 	})
 	e.create(km)
 	alloc := bcond(kmv1.ConditionConnectionsAllocated, metav1.ConditionFalse, kmv1.ReasonWorkersCapped)
-	if want := "128 connections requested, 30 available after 2 reserved for Jobs: workers capped for [a 10 of 32]"; alloc.Message != want {
+	if want := "96 connections requested, 30 available after 2 reserved for Jobs: workers capped for [a 10 of 32]"; alloc.Message != want {
 		t.Errorf("ConnectionsAllocated message %q, want %q", alloc.Message, want)
 	}
 	cb := b.Status.Connections
-	if cb == nil || cb.Max != 32 || cb.Reserved != 2 || cb.Requested != 128 || cb.Granted != 30 ||
+	if cb == nil || cb.Max != 32 || cb.Reserved != 2 || cb.Requested != 96 || cb.Granted != 30 ||
 		len(cb.Users) != 1 || cb.Users[0] != (kmv1.ConnectionUser{KeyManager: "a", Pods: 3, RequestedWorkers: 32, GrantedWorkers: 10}) {
 		t.Errorf("status.connections = %+v", cb)
 	}

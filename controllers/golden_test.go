@@ -48,7 +48,7 @@ func TestGoldenObjects(t *testing.T) {
 			CredentialsSecretRef: &corev1.LocalObjectReference{Name: "proteccio-download"},
 		}}
 	})
-	in := kmInputs{km: km, hsm: b, settings: effectiveSettings(b), workers: 10, surge: 0,
+	in := kmInputs{km: km, hsm: b, settings: effectiveSettings(b), workers: 10,
 		versions: map[string]string{"Secret/db": "101", "Secret/kek": "102", "Secret/hsm-pin": "103", "ConfigMap/policy": "104"}}
 	cfg := renderConfig(in)
 	hash := configHash(cfg, in)
@@ -57,7 +57,7 @@ func TestGoldenObjects(t *testing.T) {
 
 	for name, obj := range map[string]any{
 		"configmap.yaml":            buildConfigMap(in, cfg),
-		"deployment.yaml":           buildDeployment(in, hash),
+		"statefulset.yaml":          buildStatefulSet(in, hash),
 		"migration-job.yaml":        buildMigrationJob(km, migrationRevision(km)),
 		"ensure-keys-job.yaml":      keys.build("kms", "proteccio"),
 		"service.yaml":              buildService(km),
@@ -120,6 +120,18 @@ func TestGoldenVendorConfigs(t *testing.T) {
 			s.Servers = []kmv1.HSMServer{{Address: "10.1.0.1"}, {Address: "10.1.0.2"}}
 			s.SecurityWorldSecretRef = cert("nshield-world")
 			s.Client = &kmv1.HSMClient{Image: &kmv1.HSMClientImage{Image: "registry.example.com/nshield-client:13.4", Path: "/opt/nfast"}}
+		},
+		// The development setup of the cluster e2e: a token store on a shared claim, SoftHSM2 from a bundle
+		// downloaded from a server with a private CA.
+		"softhsm-shared-bundle": func(s *kmv1.HSMBackendSpec) {
+			s.Vendor, s.Token = kmv1.VendorSoftHSM, kmv1.TokenSelector{Labels: []string{"keymanager"}}
+			s.LibraryPath = "/opt/hsm-client/lib/libsofthsm2.so"
+			s.SoftHSM = &kmv1.SoftHSMStore{TokenClaimName: "softhsm-tokens"}
+			s.Client = &kmv1.HSMClient{Bundle: &kmv1.HSMClientBundle{
+				URL: "https://10.244.0.1:8443/softhsm.tar.gz", SHA256: strings.Repeat("cd", 32), Format: "tar.gz",
+				CredentialsSecretRef: cert("bundle-download"),
+				CASecretRef:          &corev1.SecretKeySelector{LocalObjectReference: *cert("bundle-ca"), Key: "ca.crt"},
+			}}
 		},
 	}
 	for name, mod := range cases {

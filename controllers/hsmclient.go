@@ -31,8 +31,9 @@ var layouts = map[kmv1.HSMVendor]vendorLayout{
 	kmv1.VendorProteccio: {clientRoot: "/opt/tw_proteccio", configDir: "/etc/proteccio", configFile: "proteccio.rc", configEnv: "ConfigurationPath"},
 	kmv1.VendorLuna:      {clientRoot: "/usr/local/luna", configDir: "/usr/local/luna/config", configFile: "Chrystoki.conf", configEnv: "ChrystokiConfigurationPath"},
 	kmv1.VendorNShield:   {clientRoot: "/opt/nfast", configFile: "cknfastrc"},
-	kmv1.VendorSoftHSM:   {clientRoot: "/opt/hsm-client"},
-	kmv1.VendorGeneric:   {clientRoot: "/opt/hsm-client"},
+	// SoftHSM2 reads the file SOFTHSM2_CONF names (not a directory): see hsmClientPod.
+	kmv1.VendorSoftHSM: {clientRoot: "/opt/hsm-client", configDir: "/etc/softhsm", configFile: "softhsm2.conf", configEnv: "SOFTHSM2_CONF"},
+	kmv1.VendorGeneric: {clientRoot: "/opt/hsm-client"},
 }
 
 // Names of the files the certificates are projected to, next to the vendor configuration.
@@ -47,13 +48,18 @@ const (
 	nshieldKMData = "/opt/nfast/kmdata/local"
 	// clientStaging is where the init container sees the client volume.
 	clientStaging = "/hsm-client"
-	lunaPort      = 1792
+	// bundleCADir is where the init container that downloads a bundle finds the download server's CA.
+	bundleCADir = "/etc/keymanager/bundle-ca"
+	// softHSMTokenDir is where a softhsm backend's token claim is mounted, SoftHSM2's directories.tokendir.
+	softHSMTokenDir = "/var/lib/softhsm/tokens" //nolint:gosec // a directory, not a credential
+	lunaPort        = 1792
 )
 
 // hsmConfigMapName is the ConfigMap of backend b's rendered client configuration.
 func hsmConfigMapName(b *kmv1.HSMBackend) string { return b.Name + "-hsm-client" }
 
-// vendorConfig renders b's client configuration file, or "" for vendors that need none (softhsm, generic).
+// vendorConfig renders b's client configuration file, or "" for vendors that need none (generic, and softhsm
+// without a shared token store).
 // Only names and paths go in it: certificates and keys stay in their Secrets, projected beside the file.
 func vendorConfig(b *kmv1.HSMBackend, s hsmSettings) string {
 	l := layouts[b.Spec.Vendor]
@@ -94,6 +100,14 @@ func vendorConfig(b *kmv1.HSMBackend, s hsmSettings) string {
 				label, members[0], strings.Join(members, ","))
 			fmt.Fprintf(&w, "\nHASynchronize = {\n   %s = 1;\n}\n\nHAConfiguration = {\n   HAOnly = 1;\n   reconnAtt = -1;\n   AutoReconnectInterval = 60;\n}\n", label)
 		}
+	case kmv1.VendorSoftHSM:
+		if b.Spec.SoftHSM == nil {
+			return ""
+		}
+		// The file object store keeps one file per object under the shared claim; SoftHSM2 locks them, so the
+		// servers and the Jobs of the backend can use the token at once. Its log goes to syslog, which a pod
+		// has not: keep it to errors.
+		fmt.Fprintf(&w, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n", softHSMTokenDir)
 	case kmv1.VendorNShield:
 		w.WriteString("CKNFAST_OVERRIDE_SECURITY_ASSURANCES=explicitness\n")
 		if len(b.Spec.Servers) > 1 {
@@ -152,12 +166,19 @@ func hsmClientDigest(b *kmv1.HSMBackend, s hsmSettings) string {
 		}
 		if bu := c.Bundle; bu != nil {
 			fmt.Fprintf(h, "bundle=%s %s %s %v\n", bu.URL, bu.SHA256, bu.Format, bu.CredentialsSecretRef)
+			// Fields added later go in only when set, so that an operator upgrade does not roll every server.
+			if bu.CASecretRef != nil {
+				fmt.Fprintf(h, "bundle-ca=%s/%s\n", bu.CASecretRef.Name, bu.CASecretRef.Key)
+			}
 		}
 	}
 	for _, srv := range b.Spec.Servers {
 		fmt.Fprintf(h, "server=%s %v\n", srv.Address, srv.CertificateSecretRef)
 	}
 	fmt.Fprintf(h, "client-cert=%v world=%v\n", b.Spec.ClientCertificateSecretRef, b.Spec.SecurityWorldSecretRef)
+	if b.Spec.SoftHSM != nil {
+		fmt.Fprintf(h, "softhsm-tokens=%s\n", b.Spec.SoftHSM.TokenClaimName)
+	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
@@ -206,6 +227,13 @@ func hsmClientPod(b *kmv1.HSMBackend, s hsmSettings, installerImage string) hsmP
 						LocalObjectReference: *ref, Key: kv[1],
 					}}})
 				}
+			}
+			if ref := bu.CASecretRef; ref != nil {
+				p.volumes = append(p.volumes, corev1.Volume{Name: "hsm-bundle-ca", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+					SecretName: ref.Name, Items: []corev1.KeyToPath{{Key: ref.Key, Path: "ca.crt"}}, DefaultMode: ptr.To[int32](0o444),
+				}}})
+				init.VolumeMounts = append(init.VolumeMounts, corev1.VolumeMount{Name: "hsm-bundle-ca", MountPath: bundleCADir, ReadOnly: true})
+				init.Args = append(init.Args, "--ca-file", filepath.Join(bundleCADir, "ca.crt"))
 			}
 			init.VolumeMounts = append(init.VolumeMounts, corev1.VolumeMount{Name: "tmp", MountPath: "/tmp"})
 		}
@@ -262,6 +290,14 @@ func hsmClientPod(b *kmv1.HSMBackend, s hsmSettings, installerImage string) hsmP
 		Sources: sources, DefaultMode: ptr.To[int32](0o444),
 	}}})
 	p.mounts = append(p.mounts, corev1.VolumeMount{Name: "hsm-config", MountPath: l.configDir, ReadOnly: true})
+	if b.Spec.Vendor == kmv1.VendorSoftHSM {
+		p.env = append(p.env, corev1.EnvVar{Name: l.configEnv, Value: filepath.Join(l.configDir, l.configFile)})
+		p.volumes = append(p.volumes, corev1.Volume{Name: "softhsm-tokens", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: b.Spec.SoftHSM.TokenClaimName},
+		}})
+		p.mounts = append(p.mounts, corev1.VolumeMount{Name: "softhsm-tokens", MountPath: softHSMTokenDir})
+		return p
+	}
 	p.env = append(p.env, corev1.EnvVar{Name: l.configEnv, Value: l.configDir})
 	return p
 }
@@ -297,6 +333,9 @@ func hsmClientSecrets(b *kmv1.HSMBackend) []secretKeys {
 	}
 	if c := b.Spec.Client; c != nil && c.Bundle != nil && c.Bundle.CredentialsSecretRef != nil {
 		refs = append(refs, secretKeys{c.Bundle.CredentialsSecretRef.Name, []string{"username", "password"}})
+	}
+	if c := b.Spec.Client; c != nil && c.Bundle != nil && c.Bundle.CASecretRef != nil {
+		refs = append(refs, secretKeys{c.Bundle.CASecretRef.Name, []string{c.Bundle.CASecretRef.Key}})
 	}
 	return refs
 }

@@ -158,19 +158,23 @@ func (r *KeyManagerReconciler) converge(ctx context.Context, km *kmv1.KeyManager
 	waitKeys := false
 	if in.hsm != nil && migrated {
 		if keys := findCondition(in.hsm.Status.Conditions, kmv1.ConditionKeysReady); keys.Status != metav1.ConditionTrue {
-			existing := &appsv1.Deployment{}
-			switch err := r.Get(ctx, client.ObjectKey{Namespace: km.Namespace, Name: km.Name}, existing); {
+			existing, _ := workloadKinds(km)
+			switch err := r.Get(ctx, client.ObjectKeyFromObject(existing), existing); {
 			case apierrors.IsNotFound(err):
 				waitKeys = true
 				conds.set(kmv1.ConditionProgressing, metav1.ConditionTrue, kmv1.ReasonKeysJobRunning,
 					fmt.Sprintf("waiting for the master keys of HSMBackend %s (KeysReady is %s: %s)", in.hsm.Name, keys.Status, keys.Message))
 			case err != nil:
-				return fmt.Errorf("reading Deployment: %w", err)
+				return fmt.Errorf("reading %s: %w", kindOf(existing), err)
 			}
 		}
 	}
 	if migrated && !waitKeys {
-		if err := r.applyDeployment(ctx, km, buildDeployment(in, hash)); err != nil {
+		var w client.Object = buildDeployment(in, hash)
+		if usesStatefulSet(km) {
+			w = buildStatefulSet(in, hash)
+		}
+		if err := r.applyWorkload(ctx, km, w); err != nil {
 			return err
 		}
 		status.ConfigHash, status.HSMKeys = hash, nil
@@ -186,21 +190,30 @@ func (r *KeyManagerReconciler) converge(ctx context.Context, km *kmv1.KeyManager
 	}
 	status.Endpoint = fmt.Sprintf("http://%s.%s.svc:%d", km.Name, km.Namespace, km.Spec.Service.Port)
 
-	dep := &appsv1.Deployment{}
-	switch err := r.Get(ctx, client.ObjectKey{Namespace: km.Namespace, Name: km.Name}, dep); {
-	case apierrors.IsNotFound(err):
-		conds.set(kmv1.ConditionAvailable, metav1.ConditionFalse, kmv1.ReasonUnavailable, "the Deployment does not exist yet")
+	var since *metav1.Time
+	if c := findCondition(status.Conditions, kmv1.ConditionProgressing); c.Status == metav1.ConditionTrue {
+		since = &c.LastTransitionTime
+	}
+	ro, err := readRollout(ctx, r, km, since)
+	if err != nil {
+		return err
+	}
+	if !ro.found {
+		conds.set(kmv1.ConditionAvailable, metav1.ConditionFalse, kmv1.ReasonUnavailable, "the "+ro.kind+" does not exist yet")
 		if migrated && !waitKeys {
-			conds.set(kmv1.ConditionProgressing, metav1.ConditionTrue, kmv1.ReasonRollingOut, "creating the Deployment")
+			conds.set(kmv1.ConditionProgressing, metav1.ConditionTrue, kmv1.ReasonRollingOut, "creating the "+ro.kind)
 		}
 		conds.set(kmv1.ConditionDegraded, metav1.ConditionFalse, kmv1.ReasonAsExpected, "")
 		return migrationErr
-	case err != nil:
-		return fmt.Errorf("reading Deployment: %w", err)
 	}
-	status.Replicas, status.ReadyReplicas = dep.Status.Replicas, dep.Status.ReadyReplicas
-	if err := deploymentConditions(dep, conds, !migrated); err != nil {
+	status.Replicas, status.ReadyReplicas = ro.replicas, ro.ready
+	if err := setRolloutConditions(ro, conds, !migrated); err != nil {
 		return err
+	}
+	if ro.available {
+		if err := deleteOtherWorkload(ctx, r.Client, km); err != nil {
+			return err
+		}
 	}
 	return migrationErr
 }
@@ -287,17 +300,17 @@ func allocate(ctx context.Context, c client.Reader, b *kmv1.HSMBackend) (budget.
 	}
 	s := effectiveSettings(b)
 	if s.maxConnections == 0 {
-		// No known limit: grant what was asked, with the usual surge pod.
+		// No known limit: grant what was asked.
 		return budget.Allocate(1<<30, 0, reqs), nil
 	}
 	return budget.Allocate(s.maxConnections, s.reserved, reqs), nil
 }
 
-// budget sets in.workers and in.surge from the backend's budget and reports WorkersCapped.
+// budget sets in.workers from the backend's budget and reports WorkersCapped.
 func (r *KeyManagerReconciler) budget(ctx context.Context, in *kmInputs, status *kmv1.KeyManagerStatus, conds conditionSet) error {
 	km := in.km
 	requested := ptr.Deref(km.Spec.Workers, 8)
-	in.workers, in.surge = requested, 1
+	in.workers = requested
 	if in.hsm == nil {
 		status.Workers = nil
 		conds.set(kmv1.ConditionWorkersCapped, metav1.ConditionFalse, kmv1.ReasonNoHSM, "no pkcs11 secret store")
@@ -310,9 +323,9 @@ func (r *KeyManagerReconciler) budget(ctx context.Context, in *kmInputs, status 
 	g, ok := res.Grant(km.Name)
 	if !ok {
 		// The cache has not seen this KeyManager's own store yet; its next event reconciles again.
-		g = budget.Grant{Name: km.Name, Requested: requested, Granted: requested, Surge: 1}
+		g = budget.Grant{Name: km.Name, Requested: requested, Granted: requested}
 	}
-	in.workers, in.surge = g.Granted, g.Surge
+	in.workers = g.Granted
 	status.Workers = &kmv1.WorkersStatus{Requested: g.Requested, Granted: g.Granted, HSMBackend: in.hsm.Name}
 	switch {
 	case g.Exhausted():
@@ -322,7 +335,7 @@ func (r *KeyManagerReconciler) budget(ctx context.Context, in *kmInputs, status 
 			in.hsm.Name, res.Max, res.Reserved)}
 	case g.Capped():
 		conds.set(kmv1.ConditionWorkersCapped, metav1.ConditionTrue, kmv1.ReasonWorkersCapped, fmt.Sprintf(
-			"%d of %d requested workers per pod: HSMBackend %s allows %d connections, %d reserved for Jobs, %d requested in all; rolling with maxSurge 0",
+			"%d of %d requested workers per pod: HSMBackend %s allows %d connections, %d reserved for Jobs, %d requested in all",
 			g.Granted, g.Requested, in.hsm.Name, res.Max, res.Reserved, res.Requested))
 	default:
 		conds.set(kmv1.ConditionWorkersCapped, metav1.ConditionFalse, kmv1.ReasonWorkersGranted,
@@ -392,22 +405,23 @@ func (r *KeyManagerReconciler) reconcilePDB(ctx context.Context, km *kmv1.KeyMan
 	return nil
 }
 
-// applyDeployment writes the Deployment with server-side apply under the operator's field manager: only the
+// applyWorkload writes the Deployment or StatefulSet with server-side apply under the operator's field manager: only the
 // fields the operator sets are its own, so an HPA or a person may own others (kubectl rollout restart's
 // annotation, for one) without the operator reverting them.
-func (r *KeyManagerReconciler) applyDeployment(ctx context.Context, km *kmv1.KeyManager, dep *appsv1.Deployment) error {
-	if err := controllerutil.SetControllerReference(km, dep, r.Scheme); err != nil {
+func (r *KeyManagerReconciler) applyWorkload(ctx context.Context, km *kmv1.KeyManager, w client.Object) error {
+	if err := controllerutil.SetControllerReference(km, w, r.Scheme); err != nil {
 		return err
 	}
-	dep.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment"))
-	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(dep)
+	kind := kindOf(w)
+	w.GetObjectKind().SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind(kind))
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(w)
 	if err != nil {
-		return fmt.Errorf("converting Deployment: %w", err)
+		return fmt.Errorf("converting %s: %w", kind, err)
 	}
 	delete(obj, "status")
 	u := &unstructured.Unstructured{Object: pruneNulls(obj)}
 	if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(managedBy), client.ForceOwnership); err != nil {
-		return fmt.Errorf("applying Deployment %s: %w", dep.Name, err)
+		return fmt.Errorf("applying %s %s: %w", kind, w.GetName(), err)
 	}
 	return nil
 }
@@ -506,55 +520,12 @@ func (r *KeyManagerReconciler) deleteOldMigrations(ctx context.Context, km *kmv1
 	return nil
 }
 
-// deploymentConditions sets Available, Progressing and Degraded from the Deployment's status, the way
-// `kubectl rollout status` reads it.
-func deploymentConditions(dep *appsv1.Deployment, conds conditionSet, migrationPending bool) error {
-	want := ptr.Deref(dep.Spec.Replicas, 1)
-	st := dep.Status
-	var available, progressing *appsv1.DeploymentCondition
-	for i := range st.Conditions {
-		switch st.Conditions[i].Type {
-		case appsv1.DeploymentAvailable:
-			available = &st.Conditions[i]
-		case appsv1.DeploymentProgressing:
-			progressing = &st.Conditions[i]
-		}
-	}
-	if available != nil && available.Status == corev1.ConditionTrue {
-		conds.set(kmv1.ConditionAvailable, metav1.ConditionTrue, kmv1.ReasonAvailable,
-			fmt.Sprintf("%d/%d replicas ready", st.ReadyReplicas, want))
-	} else {
-		conds.set(kmv1.ConditionAvailable, metav1.ConditionFalse, kmv1.ReasonUnavailable,
-			fmt.Sprintf("%d/%d replicas ready", st.ReadyReplicas, want))
-	}
-
-	if progressing != nil && progressing.Reason == "ProgressDeadlineExceeded" {
-		conds.set(kmv1.ConditionProgressing, metav1.ConditionFalse, kmv1.ReasonProgressDeadline, progressing.Message)
-		return &problem{reason: kmv1.ReasonProgressDeadline, message: "rollout stalled: " + progressing.Message}
-	}
-	switch {
-	case migrationPending:
-		// set by migrate
-	case st.ObservedGeneration < dep.Generation:
-		conds.set(kmv1.ConditionProgressing, metav1.ConditionTrue, kmv1.ReasonRollingOut, "the Deployment controller has not seen the new template yet")
-	case st.UpdatedReplicas < want:
-		conds.set(kmv1.ConditionProgressing, metav1.ConditionTrue, kmv1.ReasonRollingOut, fmt.Sprintf("%d of %d replicas updated", st.UpdatedReplicas, want))
-	case st.Replicas > st.UpdatedReplicas:
-		conds.set(kmv1.ConditionProgressing, metav1.ConditionTrue, kmv1.ReasonRollingOut, fmt.Sprintf("%d old replicas pending termination", st.Replicas-st.UpdatedReplicas))
-	case st.AvailableReplicas < st.UpdatedReplicas:
-		conds.set(kmv1.ConditionProgressing, metav1.ConditionTrue, kmv1.ReasonRollingOut, fmt.Sprintf("%d of %d updated replicas available", st.AvailableReplicas, st.UpdatedReplicas))
-	default:
-		conds.set(kmv1.ConditionProgressing, metav1.ConditionFalse, kmv1.ReasonRolledOut, "every replica runs the current template")
-	}
-	conds.set(kmv1.ConditionDegraded, metav1.ConditionFalse, kmv1.ReasonAsExpected, "")
-	return nil
-}
-
 // SetupWithManager watches KeyManagers, what they own, and what they reference through the field indexes.
 func (r *KeyManagerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&kmv1.KeyManager{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&appsv1.Deployment{}).
+		Owns(&appsv1.StatefulSet{}).
 		Owns(&batchv1.Job{}).
 		Owns(&corev1.ConfigMap{}).
 		Owns(&corev1.Service{}).

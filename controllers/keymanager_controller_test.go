@@ -36,23 +36,37 @@ func newKeyManager(ns, name string, mod func(*kmv1.KeyManagerSpec)) *kmv1.KeyMan
 	return km
 }
 
-// rollOut writes the status the Deployment controller and kubelet would after every pod became ready.
-func (e *env) rollOut(dep *appsv1.Deployment) {
+// rollOut writes the status the Deployment or StatefulSet controller and the kubelet would after every pod
+// of the current template became ready.
+func (e *env) rollOut(w client.Object) {
 	e.t.Helper()
-	if err := e.get(dep); err != nil {
+	if err := e.get(w); err != nil {
 		e.t.Fatal(err)
 	}
-	n := ptr.Deref(dep.Spec.Replicas, 1)
-	now := metav1.Now()
-	dep.Status = appsv1.DeploymentStatus{
-		ObservedGeneration: dep.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
-		Conditions: []appsv1.DeploymentCondition{
-			{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable", LastUpdateTime: now, LastTransitionTime: now},
-			{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable", LastUpdateTime: now, LastTransitionTime: now},
-		},
+	switch w := w.(type) {
+	case *appsv1.Deployment:
+		n := ptr.Deref(w.Spec.Replicas, 1)
+		now := metav1.Now()
+		w.Status = appsv1.DeploymentStatus{
+			ObservedGeneration: w.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
+			Conditions: []appsv1.DeploymentCondition{
+				{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable", LastUpdateTime: now, LastTransitionTime: now},
+				{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable", LastUpdateTime: now, LastTransitionTime: now},
+			},
+		}
+	case *appsv1.StatefulSet:
+		n := ptr.Deref(w.Spec.Replicas, 1)
+		// The StatefulSet controller names revisions after the template; its config hash does here.
+		rev := w.Name + "-" + w.Spec.Template.Annotations[annotationConfigHash]
+		w.Status = appsv1.StatefulSetStatus{
+			ObservedGeneration: w.Generation, Replicas: n, CurrentReplicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
+			CurrentRevision: rev, UpdateRevision: rev,
+		}
+	default:
+		e.t.Fatalf("rollOut of a %T", w)
 	}
-	if err := e.c.Status().Update(e.t.Context(), dep); err != nil {
-		e.t.Fatalf("writing Deployment status: %v", err)
+	if err := e.c.Status().Update(e.t.Context(), w); err != nil {
+		e.t.Fatalf("writing %T status: %v", w, err)
 	}
 }
 
@@ -114,7 +128,7 @@ func TestKeyManager(t *testing.T) {
 		e.finishJob(job, true, "")
 		e.kmCondition(km, kmv1.ConditionDatabaseMigrated, metav1.ConditionTrue, kmv1.ReasonMigrated)
 		e.eventually("Deployment", func() bool { return e.get(dep) == nil })
-		checkServerPod(t, dep)
+		checkServerPod(t, dep.Spec.Template)
 		hash := dep.Spec.Template.Annotations[annotationConfigHash]
 
 		e.kmCondition(km, kmv1.ConditionReady, metav1.ConditionFalse, kmv1.ReasonUnavailable)
@@ -235,9 +249,9 @@ func TestKeyManager(t *testing.T) {
 }
 
 // checkServerPod checks the security-relevant parts of the server's pod template.
-func checkServerPod(t *testing.T, dep *appsv1.Deployment) {
+func checkServerPod(t *testing.T, tmpl corev1.PodTemplateSpec) {
 	t.Helper()
-	pod := dep.Spec.Template.Spec
+	pod := tmpl.Spec
 	// fsGroup is the server's own group: it makes the root-owned KEK readable by the server alone (0440).
 	if psc := pod.SecurityContext; psc == nil || !ptr.Deref(psc.RunAsNonRoot, false) || ptr.Deref(psc.FSGroup, 0) != ptr.Deref(psc.RunAsUser, -1) {
 		t.Errorf("pod security context %+v: want runAsNonRoot and fsGroup the server's own group", psc)
@@ -259,7 +273,7 @@ func checkServerPod(t *testing.T, dep *appsv1.Deployment) {
 			t.Errorf("env %s holds a secret value", ev.Name)
 		}
 	}
-	if dep.Spec.Template.Annotations[annotationConfigHash] == "" {
+	if tmpl.Annotations[annotationConfigHash] == "" {
 		t.Error("no config hash on the pod template")
 	}
 }

@@ -51,7 +51,9 @@ const (
 	// envKeystonePass is the server's KEYMANAGER_KEYSTONE_PASSWORD.
 	envKeystonePass = "KEYMANAGER_KEYSTONE_PASSWORD" //nolint:gosec // the name of a variable, not a credential
 	serverName      = "server"
-	migrateName     = "migrate"
+	// preStopSeconds is how long a terminating server keeps serving before it shuts down.
+	preStopSeconds = 5
+	migrateName    = "migrate"
 )
 
 // kmInputs is everything the KeyManager's objects are built from, gathered by the reconciler.
@@ -61,8 +63,8 @@ type kmInputs struct {
 	hsm *kmv1.HSMBackend
 	// settings are hsm's effective settings.
 	settings hsmSettings
-	// workers is the granted sessions per pod; surge the Deployment's maxSurge.
-	workers, surge int32
+	// workers is the granted sessions per pod.
+	workers int32
 	// versions are the resourceVersions of the referenced Secrets and ConfigMaps by "kind/name": their
 	// changes roll the pods without their content entering a hash anyone can read.
 	versions map[string]string
@@ -299,7 +301,8 @@ func volumes(km *kmv1.KeyManager) ([]corev1.Volume, []corev1.VolumeMount) {
 	return vols, mounts
 }
 
-func buildDeployment(in kmInputs, hash string) *appsv1.Deployment {
+// buildPodTemplate is the server pod of km, for its Deployment or its StatefulSet.
+func buildPodTemplate(in kmInputs, hash string) corev1.PodTemplateSpec {
 	km := in.km
 	vols, mounts := volumes(km)
 	env := dbEnv(km)
@@ -312,10 +315,6 @@ func buildDeployment(in kmInputs, hash string) *appsv1.Deployment {
 	if ks := keystonePassword(km); ks != nil {
 		env = append(env, corev1.EnvVar{Name: envKeystonePass, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: ks.DeepCopy()}})
 	}
-	// A capped (oversubscribed) budget has no room for a surge pod: roll one pod at a time instead.
-	strategy := appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
-		MaxSurge: ptr.To(intstr.FromInt32(in.surge)), MaxUnavailable: ptr.To(intstr.FromInt32(1 - in.surge)),
-	}}
 	probe := func(path string, period int32) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("http")}},
@@ -323,45 +322,95 @@ func buildDeployment(in kmInputs, hash string) *appsv1.Deployment {
 		}
 	}
 	pl := km.Spec.Placement
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{
+			Labels:      objectLabels(km, serverName),
+			Annotations: map[string]string{annotationConfigHash: hash},
+		},
+		Spec: corev1.PodSpec{
+			ServiceAccountName:           km.Name,
+			AutomountServiceAccountToken: ptr.To(false),
+			SecurityContext:              podSecurityContext(),
+			NodeSelector:                 pl.NodeSelector,
+			Tolerations:                  pl.Tolerations,
+			Affinity:                     pl.Affinity,
+			TopologySpreadConstraints:    pl.TopologySpreadConstraints,
+			PriorityClassName:            pl.PriorityClassName,
+			Volumes:                      vols,
+			InitContainers:               inits,
+			// The preStop pause and the server's own shutdown timeout (30 s), with a margin.
+			TerminationGracePeriodSeconds: ptr.To[int64](preStopSeconds + 30 + 5),
+			Containers: []corev1.Container{{
+				Name:            serverName,
+				Image:           km.Spec.Image,
+				ImagePullPolicy: km.Spec.ImagePullPolicy,
+				Args:            []string{"serve"},
+				EnvFrom:         []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: configMapName(km)}}}},
+				Env:             env,
+				Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: apiPort, Protocol: corev1.ProtocolTCP}},
+				ReadinessProbe:  probe("/readyz", 10),
+				LivenessProbe:   probe("/healthcheck", 10),
+				StartupProbe:    &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthcheck", Port: intstr.FromString("http")}}, PeriodSeconds: 2, FailureThreshold: 60},
+				// A terminating pod leaves the Service's endpoints while kube-proxy and load balancers
+				// catch up, a few seconds in which they still send it connections: it keeps serving
+				// them before the server begins its graceful shutdown. Without the pause a rolling
+				// update refused some requests (the cluster e2e counted them). A sleep action, as the
+				// image has no shell.
+				Lifecycle:       &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: preStopSeconds}}},
+				Resources:       km.Spec.Resources,
+				SecurityContext: containerSecurityContext(),
+				VolumeMounts:    mounts,
+			}},
+		},
+	}
+}
+
+// usesStatefulSet reports whether km's pods run under a StatefulSet rather than a Deployment: those of a
+// KeyManager with a pkcs11 store. Its pods hold HSM sessions against a connection budget, and a Deployment
+// creates the replacement of a terminating pod at once, so during a rollout (even with maxSurge 0) or a node
+// drain the terminating pod and its replacement hold sessions together: on the real cluster a 2-replica
+// rollout peaked at 3 pods' sessions. A StatefulSet recreates a pod only once the old one is gone, so the
+// pods never exceed the replicas and their sessions never exceed replicas × workers.
+func usesStatefulSet(km *kmv1.KeyManager) bool {
+	for _, st := range km.Spec.SecretStores {
+		if st.PKCS11 != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// buildDeployment is the workload of a KeyManager without an HSM: it rolls with one surge pod.
+func buildDeployment(in kmInputs, hash string) *appsv1.Deployment {
+	km := in.km
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km, serverName)},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(ptr.Deref(km.Spec.Replicas, 2)),
 			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(km)},
-			Strategy: strategy,
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{
-					Labels:      objectLabels(km, serverName),
-					Annotations: map[string]string{annotationConfigHash: hash},
-				},
-				Spec: corev1.PodSpec{
-					ServiceAccountName:           km.Name,
-					AutomountServiceAccountToken: ptr.To(false),
-					SecurityContext:              podSecurityContext(),
-					NodeSelector:                 pl.NodeSelector,
-					Tolerations:                  pl.Tolerations,
-					Affinity:                     pl.Affinity,
-					TopologySpreadConstraints:    pl.TopologySpreadConstraints,
-					PriorityClassName:            pl.PriorityClassName,
-					Volumes:                      vols,
-					InitContainers:               inits,
-					Containers: []corev1.Container{{
-						Name:            serverName,
-						Image:           km.Spec.Image,
-						ImagePullPolicy: km.Spec.ImagePullPolicy,
-						Args:            []string{"serve"},
-						EnvFrom:         []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: configMapName(km)}}}},
-						Env:             env,
-						Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: apiPort, Protocol: corev1.ProtocolTCP}},
-						ReadinessProbe:  probe("/readyz", 10),
-						LivenessProbe:   probe("/healthcheck", 10),
-						StartupProbe:    &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthcheck", Port: intstr.FromString("http")}}, PeriodSeconds: 2, FailureThreshold: 60},
-						Resources:       km.Spec.Resources,
-						SecurityContext: containerSecurityContext(),
-						VolumeMounts:    mounts,
-					}},
-				},
-			},
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
+				MaxSurge: ptr.To(intstr.FromInt32(1)), MaxUnavailable: ptr.To(intstr.FromInt32(0)),
+			}},
+			Template: buildPodTemplate(in, hash),
+		},
+	}
+}
+
+// buildStatefulSet is the workload of a KeyManager with a pkcs11 store (see usesStatefulSet): pods start
+// and stop in parallel, and a rollout replaces one pod at a time, each after the previous one has exited.
+func buildStatefulSet(in kmInputs, hash string) *appsv1.StatefulSet {
+	km := in.km
+	return &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km, serverName)},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas:            ptr.To(ptr.Deref(km.Spec.Replicas, 2)),
+			Selector:            &metav1.LabelSelector{MatchLabels: selectorLabels(km)},
+			ServiceName:         km.Name,
+			PodManagementPolicy: appsv1.ParallelPodManagement,
+			UpdateStrategy: appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType, RollingUpdate: &appsv1.RollingUpdateStatefulSetStrategy{
+				Partition: ptr.To[int32](0), MaxUnavailable: ptr.To(intstr.FromInt32(1)),
+			}},
+			Template: buildPodTemplate(in, hash),
 		},
 	}
 }

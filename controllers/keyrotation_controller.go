@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -245,7 +244,7 @@ func (r *KeyRotationReconciler) rollOut(ctx context.Context, kr *kmv1.KeyRotatio
 	if err != nil {
 		return err
 	}
-	// The KeyManager's status names the labels and hash of the template it applied; the Deployment's own
+	// The KeyManager's status names the labels and hash of the template it applied; its StatefulSet's own
 	// status says whether that template rolled out. Both come from separate caches, so each is checked
 	// against the other rather than trusted alone.
 	want := kmv1.ActiveKeys{MKEKLabel: status.NewKeys.MKEKLabel, HMACLabel: status.NewKeys.HMACLabel}
@@ -254,14 +253,14 @@ func (r *KeyRotationReconciler) rollOut(ctx context.Context, kr *kmv1.KeyRotatio
 			status.Message = fmt.Sprintf("waiting for KeyManager %s to switch to the new labels", km.Name)
 			return nil
 		}
-		dep := &appsv1.Deployment{}
-		if err := r.Get(ctx, client.ObjectKey{Namespace: km.Namespace, Name: km.Name}, dep); err != nil {
-			if apierrors.IsNotFound(err) {
-				continue // no pods run with the old labels
-			}
-			return fmt.Errorf("reading Deployment of KeyManager %s: %w", km.Name, err)
+		ro, err := readRollout(ctx, r, &km, nil)
+		if err != nil {
+			return err
 		}
-		if dep.Spec.Template.Annotations[annotationConfigHash] != km.Status.ConfigHash || !rolledOut(dep) {
+		if !ro.found {
+			continue // no pods run with the old labels
+		}
+		if ro.templateHash != km.Status.ConfigHash || !ro.done {
 			status.Message = fmt.Sprintf("waiting for KeyManager %s to roll out", km.Name)
 			return nil
 		}
@@ -269,12 +268,6 @@ func (r *KeyRotationReconciler) rollOut(ctx context.Context, kr *kmv1.KeyRotatio
 	status.Phase = kmv1.PhaseRewrapping
 	status.Message = fmt.Sprintf("%d KeyManagers run with the new labels; rewrapping project keys", len(kms))
 	return nil
-}
-
-// rolledOut is `kubectl rollout status` succeeding: every replica runs the current template and is available.
-func rolledOut(dep *appsv1.Deployment) bool {
-	st, want := dep.Status, ptr.Deref(dep.Spec.Replicas, 1)
-	return st.ObservedGeneration >= dep.Generation && st.UpdatedReplicas == want && st.Replicas == want && st.AvailableReplicas == want
 }
 
 // rewrap runs `manage hsm rewrap-pkek` against the database of every KeyManager using the backend, one Job

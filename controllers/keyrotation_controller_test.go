@@ -75,8 +75,8 @@ func TestKeyRotation(t *testing.T) {
 	e.create(km)
 	e.finishJob(e.migrationJob(km), true, "")
 	e.keysReady(b)
-	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "kms"}}
-	e.eventually("Deployment", func() bool { return e.get(dep) == nil })
+	dep := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "kms"}}
+	e.eventually("StatefulSet", func() bool { return e.get(dep) == nil })
 	e.rollOut(dep)
 	e.kmCondition(km, kmv1.ConditionReady, metav1.ConditionTrue, kmv1.ReasonAvailable)
 

@@ -100,8 +100,8 @@ func TestRenderedHSMClientBundle(t *testing.T) {
 	e.finishJob(job, true, "")
 	e.finishJob(e.migrationJob(km), true, "")
 	// The servers get the same client install as the Jobs.
-	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "kms"}}
-	e.eventually("Deployment", func() bool { return e.get(dep) == nil })
+	dep := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "kms"}}
+	e.eventually("StatefulSet", func() bool { return e.get(dep) == nil })
 	if ic := dep.Spec.Template.Spec.InitContainers; len(ic) != 1 || !slices.Contains(ic[0].Args, "hsm-client") ||
 		!slices.ContainsFunc(dep.Spec.Template.Spec.Containers[0].VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == "/opt/hsm-client" }) {
 		t.Errorf("the server pod does not install the client: init %+v", ic)

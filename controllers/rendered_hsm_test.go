@@ -83,8 +83,8 @@ func TestRenderedHSMPodsRun(t *testing.T) {
 	}
 	e.condition(b, func() []metav1.Condition { return b.Status.Conditions }, kmv1.ConditionKeysReady, metav1.ConditionTrue, kmv1.ReasonKeysPresent)
 
-	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "kms"}}
-	e.eventually("Deployment", func() bool { return e.get(dep) == nil })
+	dep := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "kms"}}
+	e.eventually("StatefulSet", func() bool { return e.get(dep) == nil })
 	e.eventually("the granted workers in status", func() bool {
 		return e.get(km) == nil && km.Status.Workers != nil && km.Status.Workers.Granted > 0
 	})

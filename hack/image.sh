@@ -6,7 +6,9 @@
 # hack/oci.sh. When the cluster of hack/cluster.sh runs, the image is imported
 # into its containerd, where pods with imagePullPolicy IfNotPresent find it.
 #
-#   hack/image.sh [REF]   default REF: localhost/keymanager:<git describe>
+#   hack/image.sh [REF]   default REF: localhost/keymanager:<git describe>, and for a dirty tree
+#                         <git describe>-<digest of the binary>: a rebuilt binary gets a new tag, so that
+#                         IfNotPresent pods and an applied Deployment never keep running the old one
 #
 # Prints the image reference on stdout; the archive is bin/image/keymanager.tar.
 set -euo pipefail
@@ -47,6 +49,9 @@ main() {
 	log "building keymanager ${VERSION} (cgo, as the Dockerfile does)"
 	(cd "$REPO_ROOT" && CGO_ENABLED=1 go build -trimpath \
 		-ldflags "-s -w -X github.com/keymanager-io/keymanager/server.Version=${VERSION}" -o "${OUT}/keymanager" .)
+	if [[ -z "${1:-}" && "$VERSION" == *-dirty ]]; then
+		REF="localhost/keymanager:${VERSION}-$(sha256sum "${OUT}/keymanager" | cut -c1-8)"
+	fi
 	ROOTFS="$(mktemp -d)"
 	rootfs="$ROOTFS"
 	# mktemp makes 0700 directories; the image's / must be 0755.

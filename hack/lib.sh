@@ -75,6 +75,32 @@ install_cached() {
 	mv -f "${dst}.tmp.$$" "$dst"
 }
 
+# go_tool NAME VERSION PACKAGE LDFLAGS provides bin/NAME at VERSION: the copy
+# already in bin/, else the one cached in KM_CACHE_DIR/NAME/VERSION-os-arch/,
+# else one built there by `go install PACKAGE@vVERSION` from the Go module proxy
+# (with the tool's own go.mod, never ours; no release downloads). The caller
+# defines version_ok PATH, true when the binary at PATH reports VERSION, so a
+# stale or foreign copy is replaced.
+go_tool() {
+	local name="$1" version="$2" pkg="$3" ldflags="$4" tmp cached
+	local dst="${KM_BIN_DIR}/${name}"
+	cached="${KM_CACHE_DIR}/${name}/${version}-$(go_os_arch)/${name}"
+	if ! version_ok "$dst"; then
+		if ! version_ok "$cached"; then
+			log "building ${name} v${version} from the Go module proxy"
+			tmp="$(mktemp -d)"
+			if ! (cd "$tmp" && GOWORK=off GOFLAGS='' GOBIN="$tmp" go install -trimpath -ldflags="$ldflags" "${pkg}@v${version}"); then
+				rm -rf "$tmp"
+				return 1
+			fi
+			install_cached "${tmp}/${name}" "$cached"
+			rm -rf "$tmp"
+		fi
+		install_cached "$cached" "$dst"
+	fi
+	ok "${name} v${version}: ${dst}"
+}
+
 # uwsgi_pid prints the pid of the uWSGI master started in DIR (DIR/uwsgi.pid) while it runs.
 uwsgi_pid() {
 	local pidfile="$1/uwsgi.pid" pid

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test-deps.sh provides everything the test suite needs: MariaDB, SoftHSM2, RabbitMQ, Keystone,
 # the barbican CLI, the reference Barbican, xorriso (real ISO 9660 images for the HSM client bundle
-# tests) and the envtest binaries. It is idempotent, needs no stdin
+# tests), the envtest binaries and helm. It is idempotent, needs no stdin
 # and is what `make test` runs first.
 #
 # With CI=true every missing component fails the run; otherwise a missing
@@ -14,6 +14,7 @@
 #   KEYMANAGER_TEST_BARBICAN hack/reference-barbican.sh, which runs the reference Barbican
 #   KEYMANAGER_TEST_KEYSTONE hack/keystone.sh, which runs Keystone (started here; tests call `start` again)
 #   KEYMANAGER_TEST_AMQP_URL RabbitMQ, where Keystone publishes its notifications
+#   KEYMANAGER_TEST_HELM    the pinned helm binary, which lints and renders charts/keymanager
 set -euo pipefail
 # shellcheck source=hack/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -96,6 +97,14 @@ else
 	is_ci && exit 1
 	missing "envtest assets" "building kube-apiserver/etcd failed (see above)" || true
 	gaps+=("envtest assets")
+fi
+
+if helm="$(bash "${REPO_ROOT}/hack/deps/helm.sh")"; then
+	add_export KEYMANAGER_TEST_HELM "$helm"
+else
+	# missing ends the run under CI=true.
+	missing "helm" "building helm ${HELM_VERSION} failed (see above)" || true
+	gaps+=("helm")
 fi
 
 {

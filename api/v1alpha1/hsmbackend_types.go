@@ -26,6 +26,7 @@ const (
 // HSMBackendSpec describes one HSM (or HA group of HSMs) and how the key manager reaches it.
 // +kubebuilder:validation:XValidation:rule="self.vendor != 'generic' || has(self.libraryPath)",message="libraryPath is required for vendor generic"
 // +kubebuilder:validation:XValidation:rule="self.vendor != 'generic' || has(self.maxConnections)",message="maxConnections is required for vendor generic: no profile knows the HSM's connection limit"
+// +kubebuilder:validation:XValidation:rule="!has(self.softHSM) || self.vendor == 'softhsm'",message="softHSM is for vendor softhsm only"
 type HSMBackendSpec struct {
 	// vendor selects the HSM family and with it the defaults of the library path, the mechanisms and
 	// maxConnections: proteccio, luna, nshield, softhsm (development only) or generic.
@@ -96,6 +97,23 @@ type HSMBackendSpec struct {
 	// files), mounted into the pods. nshield only.
 	// +optional
 	SecurityWorldSecretRef *corev1.LocalObjectReference `json:"securityWorldSecretRef,omitempty"`
+
+	// softHSM says where SoftHSM2 keeps its tokens, so that every server pod and Job of the backend sees the
+	// same token. softhsm only; without it the pods use the token store built into the image.
+	// +optional
+	SoftHSM *SoftHSMStore `json:"softHSM,omitempty"`
+}
+
+// SoftHSMStore is SoftHSM2's token store on a volume the backend's pods share.
+type SoftHSMStore struct {
+	// tokenClaimName names a PersistentVolumeClaim in this namespace that holds SoftHSM2's token directory
+	// (directories.tokendir). It is mounted read-write into every server pod and Job of the backend, so it
+	// must be ReadWriteMany, or ReadWriteOnce with every pod on one node, and its files writable by the
+	// pods' user (uid and gid 65532).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	TokenClaimName string `json:"tokenClaimName"`
 }
 
 // TokenSelector picks a token. Precedence in the server is serialNumber, labels, slotID; the schema allows
@@ -258,6 +276,11 @@ type HSMClientBundle struct {
 	// credentialsSecretRef names a Secret with username and password keys for HTTP basic auth.
 	// +optional
 	CredentialsSecretRef *corev1.LocalObjectReference `json:"credentialsSecretRef,omitempty"`
+
+	// caSecretRef names the key of a Secret holding the PEM certificate of the CA that signed the download
+	// server's certificate, for a server with a private CA. Default: the image's system CAs.
+	// +optional
+	CASecretRef *corev1.SecretKeySelector `json:"caSecretRef,omitempty"`
 }
 
 // HSMBackendStatus is what the operator observed and decided for the backend.
@@ -329,7 +352,7 @@ type ConnectionUser struct {
 // and the connection limit that the operator shares among the KeyManagers that use it.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=hsm;hsms,categories=keymanager
+// +kubebuilder:resource:shortName=hsm;hsms,categories=keymanager-all
 // +kubebuilder:printcolumn:name="Vendor",type=string,JSONPath=`.spec.vendor`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`

@@ -101,7 +101,7 @@ type KeyRotationStatus struct {
 // to them, rewrap every project key and verify. Old keys are never deleted.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=kr;krs,categories=keymanager
+// +kubebuilder:resource:shortName=kr;krs,categories=keymanager-all
 // +kubebuilder:printcolumn:name="Backend",type=string,JSONPath=`.spec.hsmBackendRef.name`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="New MKEK",type=string,JSONPath=`.status.newKeys.mkekLabel`

@@ -150,6 +150,9 @@ func TestValidation(t *testing.T) {
 				{"spec", `Invalid value: libraryPath is required for vendor generic`},
 				{"spec", `Invalid value: maxConnections is required for vendor generic: no profile knows the HSM's connection limit`},
 			}},
+		{"softHSM store on another vendor", func(s *kmv1.HSMBackendSpec) {
+			s.SoftHSM = &kmv1.SoftHSMStore{TokenClaimName: "tokens"}
+		}, []rejection{{"spec", `Invalid value: softHSM is for vendor softhsm only`}}},
 		{"zero connections", func(s *kmv1.HSMBackendSpec) { s.MaxConnections = ptr.To[int32](0) },
 			[]rejection{{"spec.maxConnections", "Invalid value: 0: spec.maxConnections in body should be greater than or equal to 1"}}},
 		{"same MKEK and HMAC label", func(s *kmv1.HSMBackendSpec) {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
@@ -128,10 +130,10 @@ func run(cmd *cobra.Command, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	ctx := ctrl.SetupSignalHandler()
-	if cmd.Context() != nil {
-		ctx = cmd.Context()
-	}
+	// SIGTERM (the kubelet stopping the pod) cancels the manager, which then releases the Lease at once.
+	// main always passes a context, so the signals must be added to it rather than replace it.
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	log.Info("Starting operator", "version", server.Version, "namespace", cfg.Namespace, "leaderElection", cfg.LeaderElect)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("running the controller manager: %w", err)

@@ -3,18 +3,12 @@ package operator
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/keymanager-io/keymanager/internal/testbed"
 )
@@ -44,38 +38,12 @@ func TestFlagsAndEnvironment(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func writeKubeconfig(t *testing.T, cfg *rest.Config) string {
-	t.Helper()
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["envtest"] = &clientcmdapi.AuthInfo{
-		ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken,
-	}
-	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "envtest"}
-	kc.CurrentContext = "envtest"
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // TestOperatorRuns starts `keymanager operator` against envtest's API server with leader election and
 // checks that it becomes ready, serves metrics (including the leader-election gauge) and stops on cancel.
 func TestOperatorRuns(t *testing.T) {
 	cfg := testbed.StartKube(t, "../../config/crd/bases")
-	kubeconfig := writeKubeconfig(t, cfg)
-	metrics, probes := freeAddr(t), freeAddr(t)
+	kubeconfig := testbed.Kubeconfig(t, cfg, "")
+	metrics, probes := testbed.LoopbackAddr(t), testbed.LoopbackAddr(t)
 
 	root := &cobra.Command{Use: "keymanager", SilenceUsage: true}
 	AddCommandTo(root)
@@ -85,15 +53,7 @@ func TestOperatorRuns(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
 
-	get := func(url string) (int, string) {
-		resp, err := http.Get(url) //nolint:gosec,noctx // a test URL on loopback
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
-	}
+	get := func(url string) (int, string) { return testbed.HTTPGet(t.Context(), url) }
 	// Poll until the operator reports what the test waits for; the deadline only bounds a broken run.
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()

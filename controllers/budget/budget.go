@@ -1,13 +1,14 @@
 // Package budget shares an HSM's connection limit among the KeyManagers that use it.
 //
-// Every server pod opens at most its granted number of PKCS#11 sessions (--hsm-max-sessions). A KeyManager
-// with R replicas that rolls with maxSurge S runs up to R+S pods at once, so it costs (R+S) × workers
-// sessions; the HSMBackend also keeps some sessions for the operator's Jobs. When the sum fits the HSM's
-// maxConnections, everyone gets what they asked for and rolls with one surge pod. When it does not, every
-// user of the backend rolls with maxSurge 0 (a rollout then never adds a pod, so it never adds sessions),
-// and workers per pod are shared out by max-min fairness: the largest common cap L such that
-// Σ replicas × min(requested, L) fits, then the sessions left over go one worker per pod to users in name
-// order while they still fit. The result depends on the set of requests, not on their order.
+// Every server pod opens at most its granted number of PKCS#11 sessions (--hsm-max-sessions). The pods of a
+// KeyManager with an HSM run under a StatefulSet, which replaces a pod only after the old one has exited, so a
+// KeyManager with R replicas never runs more than R pods and costs R × workers sessions, through rollouts and
+// node drains alike (a Deployment, even with maxSurge 0, runs a terminating pod beside its replacement); the
+// HSMBackend also keeps some sessions for the operator's Jobs. When the sum fits the HSM's maxConnections,
+// everyone gets what they asked for. When it does not, workers per pod are shared out by max-min fairness:
+// the largest common cap L such that Σ replicas × min(requested, L) fits, then the sessions left over go one
+// worker per pod to users in name order while they still fit. The result depends on the set of requests, not
+// on their order.
 package budget
 
 import (
@@ -28,9 +29,7 @@ type Request struct {
 // Grant is the budget's decision for one KeyManager.
 type Grant struct {
 	Name string
-	// Surge is the maxSurge its Deployment must roll with: 1, or 0 when the budget is oversubscribed.
-	Surge int32
-	// Pods is Replicas + Surge, the most pods that can run at once.
+	// Pods is the most pods that can run at once: the replicas.
 	Pods int32
 	// Requested and Granted are workers per pod.
 	Requested, Granted int32
@@ -46,7 +45,7 @@ func (g Grant) Exhausted() bool { return g.Granted == 0 && g.Pods > 0 }
 type Result struct {
 	// Max and Reserved are the backend's limit and the part of it kept for Jobs.
 	Max, Reserved int32
-	// Requested is what the users would open uncapped (with one surge pod each); Granted what they may open.
+	// Requested is what the users would open uncapped; Granted what they may open.
 	Requested, Granted int64
 	// Oversubscribed is true when the uncapped requests did not fit.
 	Oversubscribed bool
@@ -70,12 +69,7 @@ func Allocate(maxConns, reserved int32, reqs []Request) Result {
 
 	grants := make([]Grant, len(reqs))
 	for i, r := range reqs {
-		g := Grant{Name: r.Name, Requested: max(r.Workers, 0)}
-		if r.Replicas > 0 {
-			g.Surge = 1
-		}
-		g.Pods = max(r.Replicas, 0) + g.Surge
-		grants[i] = g
+		grants[i] = Grant{Name: r.Name, Requested: max(r.Workers, 0), Pods: max(r.Replicas, 0)}
 	}
 	slices.SortFunc(grants, func(a, b Grant) int { return cmp.Compare(a.Name, b.Name) })
 
@@ -92,10 +86,6 @@ func Allocate(maxConns, reserved int32, reqs []Request) Result {
 	}
 
 	res.Oversubscribed = true
-	for i := range grants {
-		grants[i].Pods -= grants[i].Surge
-		grants[i].Surge = 0
-	}
 	level := waterLevel(grants, available)
 	var used int64
 	for i := range grants {

@@ -13,7 +13,6 @@ func TestAllocate(t *testing.T) {
 		max, reserved  int32
 		reqs           []Request
 		want           map[string]int32 // granted workers per pod
-		wantSurge      int32
 		wantGranted    int64
 		wantOversubscr bool
 	}{
@@ -25,19 +24,17 @@ func TestAllocate(t *testing.T) {
 			wantGranted: 30, wantOversubscr: true,
 		},
 		{
-			name: "fits with a surge pod",
+			name: "fits",
 			max:  32, reserved: 2,
 			reqs:        []Request{{"a", 2, 5}, {"b", 1, 5}},
 			want:        map[string]int32{"a": 5, "b": 5},
-			wantSurge:   1,
-			wantGranted: 25,
+			wantGranted: 15,
 		},
 		{
-			name: "exactly full with surge is not capped",
+			name: "exactly full is not capped",
 			max:  32, reserved: 2,
-			reqs:        []Request{{"a", 2, 10}},
+			reqs:        []Request{{"a", 3, 10}},
 			want:        map[string]int32{"a": 10},
-			wantSurge:   1,
 			wantGranted: 30,
 		},
 		{
@@ -66,8 +63,7 @@ func TestAllocate(t *testing.T) {
 			max:  10, reserved: 2,
 			reqs:        []Request{{"idle", 0, 100}, {"a", 3, 2}},
 			want:        map[string]int32{"idle": 100, "a": 2},
-			wantSurge:   1,
-			wantGranted: 8,
+			wantGranted: 6,
 		},
 		{
 			name: "reserve larger than the limit",
@@ -86,13 +82,6 @@ func TestAllocate(t *testing.T) {
 				}
 				if g.Granted != want {
 					t.Errorf("%s granted %d workers, want %d", name, g.Granted, want)
-				}
-				wantSurge := tc.wantSurge
-				if g.Pods == 0 {
-					wantSurge = 0
-				}
-				if g.Surge != wantSurge {
-					t.Errorf("%s surge %d, want %d", name, g.Surge, wantSurge)
 				}
 			}
 			if res.Granted != tc.wantGranted || res.Oversubscribed != tc.wantOversubscr {

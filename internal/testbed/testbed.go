@@ -21,6 +21,7 @@ const (
 	EnvDBURL          = "KEYMANAGER_TEST_DB_URL"
 	EnvEnvtestAssets  = "KUBEBUILDER_ASSETS"
 	EnvSoftHSM2Module = "SOFTHSM2_MODULE"
+	EnvHelm           = "KEYMANAGER_TEST_HELM"
 )
 
 // ErrNotConfigured reports that the environment variable naming a component is
@@ -83,12 +84,27 @@ func EnvtestAssets(t testing.TB) string {
 // SOFTHSM2_MODULE after checking that the file exists.
 func SoftHSM2Module(t testing.TB) string {
 	t.Helper()
-	path, err := lookup(EnvSoftHSM2Module)
+	path, err := lookupFile(EnvSoftHSM2Module)
+	Require(t, "SoftHSM2", err)
+	return path
+}
+
+// Helm returns the path of the pinned helm binary (hack/deps/helm.sh) from KEYMANAGER_TEST_HELM after
+// checking that the file exists.
+func Helm(t testing.TB) string {
+	t.Helper()
+	path, err := lookupFile(EnvHelm)
+	Require(t, "helm", err)
+	return path
+}
+
+// lookupFile reads an environment variable naming a file and checks that the file exists.
+func lookupFile(name string) (string, error) {
+	path, err := lookup(name)
 	if err == nil {
 		err = requireFiles(filepath.Dir(path), filepath.Base(path))
 	}
-	Require(t, "SoftHSM2", err)
-	return path
+	return path, err
 }
 
 func requireFiles(dir string, names ...string) error {
