@@ -168,11 +168,15 @@ func p11Config(b *kmv1.HSMBackend, s hsmSettings) map[string]string {
 			cfg[k] = v
 		}
 	}
-	if s.keyWrapGenerateIV != nil {
-		cfg["KEYMANAGER_P11_KEY_WRAP_GENERATE_IV"] = strconv.FormatBool(*s.keyWrapGenerateIV)
-	}
-	if s.aesGCMGenIV != nil {
-		cfg["KEYMANAGER_P11_AES_GCM_GENERATE_IV"] = strconv.FormatBool(*s.aesGCMGenIV)
+	for k, v := range map[string]*bool{
+		"KEYMANAGER_P11_KEY_WRAP_GENERATE_IV":     s.keyWrapGenerateIV,
+		"KEYMANAGER_P11_AES_GCM_GENERATE_IV":      s.aesGCMGenIV,
+		"KEYMANAGER_P11_ALWAYS_SET_CKA_SENSITIVE": s.alwaysSetSensitive,
+		"KEYMANAGER_P11_OS_LOCKING_OK":            s.osLockingOK,
+	} {
+		if v != nil {
+			cfg[k] = strconv.FormatBool(*v)
+		}
 	}
 	return cfg
 }

@@ -1,9 +1,6 @@
 package controllers
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/pem"
@@ -24,10 +21,11 @@ import (
 	"github.com/keymanager-io/keymanager/internal/testbed"
 )
 
-// TestRenderedHSMClientBundle runs the ensure-keys Job of a backend whose client comes as a bundle: its init
-// container downloads the archive from an HTTPS server with basic auth, checks it and unpacks it into the
-// pod's client volume, and the Job's container then loads the PKCS#11 library from there (SoftHSM2's, packed
-// as a vendor bundle) and creates the master keys. Without the init container the library is missing.
+// TestRenderedHSMClientBundle runs the ensure-keys Job of a backend whose client comes as a bundle, an ISO
+// 9660 image as vendors ship them (made by xorriso): its init container downloads the image from an HTTPS
+// server with basic auth, checks it and unpacks it into the pod's client volume, and the Job's container then
+// loads the PKCS#11 library from there (SoftHSM2's, laid out like a vendor client: the versioned file and a
+// link to it) and creates the master keys. Without the init container the library is missing.
 func TestRenderedHSMClientBundle(t *testing.T) {
 	tok := testbed.NewSoftHSM2Token(t)
 	softhsmConf := "SOFTHSM2_CONF=" + os.Getenv("SOFTHSM2_CONF")
@@ -35,7 +33,7 @@ func TestRenderedHSMClientBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	archive := tarGz(t, map[string][]byte{"lib/libsofthsm2.so": lib, "README": []byte("a vendor client\n")})
+	archive := vendorISO(t, lib)
 	sum := sha256.Sum256(archive)
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u, p, ok := r.BasicAuth(); !ok || u != "fetcher" || p != "download-secret" {
@@ -60,8 +58,8 @@ func TestRenderedHSMClientBundle(t *testing.T) {
 	b := newHSMBackend(ns, "bundled", func(s *kmv1.HSMBackendSpec) {
 		s.Vendor, s.Token = kmv1.VendorSoftHSM, kmv1.TokenSelector{Labels: []string{tok.Label}}
 		s.LibraryPath = "/opt/hsm-client/lib/libsofthsm2.so"
-		s.Client = &kmv1.HSMClient{Bundle: &kmv1.HSMClientBundle{URL: srv.URL + "/client.tar.gz", SHA256: hex.EncodeToString(sum[:]),
-			Format: "tar.gz", CredentialsSecretRef: &corev1.LocalObjectReference{Name: "download"}}}
+		s.Client = &kmv1.HSMClient{Bundle: &kmv1.HSMClientBundle{URL: srv.URL + "/client.iso", SHA256: hex.EncodeToString(sum[:]),
+			Format: "iso", CredentialsSecretRef: &corev1.LocalObjectReference{Name: "download"}}}
 	})
 	e.create(b)
 	km := newKeyManager(ns, "kms", func(s *kmv1.KeyManagerSpec) {
@@ -137,33 +135,22 @@ func TestRenderedHSMClientBundle(t *testing.T) {
 	}
 }
 
-func tarGz(t *testing.T, files map[string][]byte) []byte {
+// vendorISO is an ISO image of a client tree holding lib, the way vendors lay out theirs: the versioned
+// library in a subdirectory, the name the configuration uses a link to it.
+func vendorISO(t *testing.T, lib []byte) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	for _, name := range sortedNames(files) {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(files[name])), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(files[name]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "lib", "64"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := gz.Close(); err != nil {
+	if err := os.WriteFile(filepath.Join(root, "lib", "64", "libsofthsm2.so.2.6.1"), lib, 0o755); err != nil { //nolint:gosec // a library
 		t.Fatal(err)
 	}
-	return buf.Bytes()
-}
-
-func sortedNames(m map[string][]byte) []string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
+	if err := os.Symlink("64/libsofthsm2.so.2.6.1", filepath.Join(root, "lib", "libsofthsm2.so")); err != nil {
+		t.Fatal(err)
 	}
-	slices.Sort(names)
-	return names
+	if err := os.WriteFile(filepath.Join(root, "README"), []byte("a vendor client\n"), 0o644); err != nil { //nolint:gosec // a fixture
+		t.Fatal(err)
+	}
+	return testbed.MakeISO(t, root, "-R", "-J")
 }

@@ -4,10 +4,13 @@ import (
 	"k8s.io/utils/ptr"
 
 	kmv1 "github.com/keymanager-io/keymanager/api/v1alpha1"
+	"github.com/keymanager-io/keymanager/hsm"
 )
 
-// vendorProfile holds a vendor's defaults. Empty strings leave the server's own default in place.
-type vendorProfile struct {
+// hsmSettings are a backend's effective settings: the spec over the vendor profile (hsm.Profiles, the one
+// table of vendor defaults), with the active labels. Empty strings and nil booleans leave the server's own
+// default (the reference's) in place: that is all the generic vendor, which has no profile, gets.
+type hsmSettings struct {
 	libraryPath         string
 	maxConnections      int32 // 0: no documented limit, the budget does not cap unless spec.maxConnections is set
 	hmacKeyType         string
@@ -15,49 +18,15 @@ type vendorProfile struct {
 	hmacMechanism       string
 	encryptionMechanism string
 	keyWrapMechanism    string
-	// keyWrapGenerateIV, when set, overrides the server's default (true): SoftHSM2's CKM_AES_KEY_WRAP_PAD
-	// refuses an IV parameter with CKR_ARGUMENTS_BAD.
-	keyWrapGenerateIV *bool
-}
+	keyWrapGenerateIV   *bool
+	aesGCMGenIV         *bool
+	alwaysSetSensitive  *bool
+	osLockingOK         *bool
 
-// profiles are the vendor defaults. The paths are where the vendors' clients install their PKCS#11 module;
-// the mechanisms follow what deployments of Barbican on these HSMs use (TripleO environments and the
-// RHOSO CI hooks, see spec/operator-anchors.md §3.1). SoftHSM2 needs a generic-secret HMAC key and an
-// RFC 5649 key wrap (it refuses CKK_AES HMAC keys and CBC_PAD wrapping, spec/reference-behaviour.md).
-var profiles = map[kmv1.HSMVendor]vendorProfile{
-	kmv1.VendorProteccio: {
-		libraryPath: "/opt/tw_proteccio/lib/libnethsm.so", maxConnections: 32,
-		hmacKeyType: "CKK_GENERIC_SECRET", hmacKeygenMechanism: "CKM_GENERIC_SECRET_KEY_GEN",
-		hmacMechanism: "CKM_SHA256_HMAC", encryptionMechanism: "CKM_AES_CBC",
-	},
-	kmv1.VendorLuna: {
-		// The Luna 7 appliance guide cites 800 concurrent connections per appliance.
-		libraryPath: "/usr/local/luna/libs/64/libCryptoki2.so", maxConnections: 800,
-		hmacKeyType: "CKK_GENERIC_SECRET", hmacKeygenMechanism: "CKM_GENERIC_SECRET_KEY_GEN",
-		hmacMechanism: "CKM_SHA256_HMAC", encryptionMechanism: "CKM_AES_GCM",
-	},
-	kmv1.VendorNShield: {
-		libraryPath: "/opt/nfast/toolkits/pkcs11/libcknfast.so",
-		hmacKeyType: "CKK_SHA256_HMAC", hmacKeygenMechanism: "CKM_NC_SHA256_HMAC_KEY_GEN",
-		hmacMechanism: "CKM_SHA256_HMAC", encryptionMechanism: "CKM_AES_CBC",
-	},
-	kmv1.VendorSoftHSM: {
-		libraryPath: "/usr/lib/softhsm/libsofthsm2.so",
-		hmacKeyType: "CKK_GENERIC_SECRET", hmacKeygenMechanism: "CKM_GENERIC_SECRET_KEY_GEN",
-		hmacMechanism: "CKM_SHA256_HMAC", encryptionMechanism: "CKM_AES_GCM", keyWrapMechanism: "CKM_AES_KEY_WRAP_PAD",
-		keyWrapGenerateIV: ptr.To(false),
-	},
-	kmv1.VendorGeneric: {},
-}
-
-// hsmSettings are a backend's effective settings: the spec over the vendor profile, with the active labels.
-type hsmSettings struct {
-	vendorProfile
-	reserved    int32
-	mkekLabel   string
-	hmacLabel   string
-	mkekLength  int32
-	aesGCMGenIV *bool
+	reserved   int32
+	mkekLabel  string
+	hmacLabel  string
+	mkekLength int32
 }
 
 func or(s, def string) string {
@@ -70,18 +39,33 @@ func or(s, def string) string {
 // effectiveSettings merges b's spec over its vendor profile. The labels are the active ones from status
 // (switched by a KeyRotation) or, before the first reconcile of the backend, the initial ones of spec.
 func effectiveSettings(b *kmv1.HSMBackend) hsmSettings {
-	p := profiles[b.Spec.Vendor]
 	mk := b.Spec.MasterKeys
-	s := hsmSettings{vendorProfile: vendorProfile{
-		libraryPath:         or(b.Spec.LibraryPath, p.libraryPath),
-		maxConnections:      ptr.Deref(b.Spec.MaxConnections, p.maxConnections),
-		hmacKeyType:         or(mk.HMACKeyType, p.hmacKeyType),
-		hmacKeygenMechanism: or(mk.HMACKeygenMechanism, p.hmacKeygenMechanism),
-		hmacMechanism:       or(mk.HMACMechanism, p.hmacMechanism),
-		encryptionMechanism: or(mk.EncryptionMechanism, p.encryptionMechanism),
-		keyWrapMechanism:    or(mk.KeyWrapMechanism, p.keyWrapMechanism),
-		keyWrapGenerateIV:   p.keyWrapGenerateIV,
-	}}
+	var s hsmSettings
+	if p, ok := hsm.Profiles[string(b.Spec.Vendor)]; ok {
+		// A wrap mechanism of the spec brings its own IV behaviour, not the one of the profile's mechanism.
+		p = p.WithKeyWrapMechanism(mk.KeyWrapMechanism)
+		s = hsmSettings{
+			libraryPath: p.LibraryPath, maxConnections: p.MaxConnections,
+			hmacKeyType: p.HMACKeyType, hmacKeygenMechanism: p.HMACKeygenMechanism, hmacMechanism: p.HMACMechanism,
+			encryptionMechanism: p.EncryptionMechanism, keyWrapMechanism: p.KeyWrapMechanism,
+			keyWrapGenerateIV: ptr.To(p.KeyWrapGenerateIV), aesGCMGenIV: ptr.To(p.AESGCMGenerateIV),
+			alwaysSetSensitive: ptr.To(p.AlwaysSetSensitive), osLockingOK: ptr.To(p.OSLockingOK),
+		}
+	} else if mk.KeyWrapMechanism != "" {
+		// Without a profile the server's default IV behaviour is CBC_PAD's: give the spec's mechanism its own.
+		p := hsm.Profile{}.WithKeyWrapMechanism(mk.KeyWrapMechanism)
+		s.keyWrapMechanism, s.keyWrapGenerateIV = p.KeyWrapMechanism, ptr.To(p.KeyWrapGenerateIV)
+	}
+	s.libraryPath = or(b.Spec.LibraryPath, s.libraryPath)
+	s.maxConnections = ptr.Deref(b.Spec.MaxConnections, s.maxConnections)
+	s.hmacKeyType = or(mk.HMACKeyType, s.hmacKeyType)
+	s.hmacKeygenMechanism = or(mk.HMACKeygenMechanism, s.hmacKeygenMechanism)
+	s.hmacMechanism = or(mk.HMACMechanism, s.hmacMechanism)
+	s.encryptionMechanism = or(mk.EncryptionMechanism, s.encryptionMechanism)
+	if mk.AESGCMGenerateIV != nil {
+		s.aesGCMGenIV = mk.AESGCMGenerateIV
+	}
+
 	s.reserved = ptr.Deref(b.Spec.ReservedSessions, 2)
 	s.mkekLabel, s.hmacLabel = or(mk.MKEKLabel, "barbican_mkek_0"), or(mk.HMACLabel, "barbican_hmac_0")
 	if a := b.Status.ActiveKeys; a != nil && a.MKEKLabel != "" && a.HMACLabel != "" {
@@ -91,6 +75,5 @@ func effectiveSettings(b *kmv1.HSMBackend) hsmSettings {
 	if s.mkekLength == 0 {
 		s.mkekLength = 32
 	}
-	s.aesGCMGenIV = mk.AESGCMGenerateIV
 	return s
 }

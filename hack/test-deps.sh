@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test-deps.sh provides everything the test suite needs: MariaDB, SoftHSM2, RabbitMQ, Keystone,
-# the barbican CLI, the reference Barbican, the envtest binaries and helm. It is idempotent, needs no stdin
+# the barbican CLI, the reference Barbican, xorriso (real ISO 9660 images for the HSM client bundle
+# tests), the envtest binaries and helm. It is idempotent, needs no stdin
 # and is what `make test` runs first.
 #
 # With CI=true every missing component fails the run; otherwise a missing
@@ -36,7 +37,7 @@ log "test dependencies (CI=${CI:-false}, cache ${KM_CACHE_DIR})"
 mkdir -p "$KM_BIN_DIR" "$KM_CACHE_DIR"
 
 # One apt transaction for every Debian package keeps apt-get update to once.
-apt_install mariadb-server mariadb-client softhsm2 python3-barbicanclient python3-openstackclient python3-cryptography python3-castellan ||
+apt_install mariadb-server mariadb-client softhsm2 python3-barbicanclient python3-openstackclient python3-cryptography python3-castellan xorriso ||
 	gaps+=("Debian packages")
 
 log "SoftHSM2"
@@ -45,6 +46,13 @@ if [[ -f "$SOFTHSM2_LIB" ]]; then
 	add_export SOFTHSM2_MODULE "$SOFTHSM2_LIB"
 else
 	missing "SoftHSM2" "${SOFTHSM2_LIB} not found (Debian package softhsm2)" || gaps+=("SoftHSM2")
+fi
+
+log "xorriso"
+if have xorriso; then
+	ok "$(command -v xorriso)"
+else
+	missing "xorriso" "not on PATH (Debian package xorriso)" || gaps+=("xorriso")
 fi
 
 log "barbican CLI"

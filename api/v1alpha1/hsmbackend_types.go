@@ -169,8 +169,8 @@ type MasterKeys struct {
 	// +optional
 	HMACLabel string `json:"hmacLabel,omitempty"`
 
-	// hmacKeyType is the PKCS#11 key type of the HMAC key, e.g. CKK_GENERIC_SECRET (proteccio),
-	// CKK_AES (luna), CKK_SHA256_HMAC (nshield).
+	// hmacKeyType is the PKCS#11 key type of the HMAC key, e.g. CKK_GENERIC_SECRET (proteccio, luna),
+	// CKK_SHA256_HMAC (nshield); CKK_AES for Luna keys that TripleO generated.
 	// +kubebuilder:validation:Pattern=`^CKK_[A-Z0-9_]+$`
 	// +optional
 	HMACKeyType string `json:"hmacKeyType,omitempty"`
@@ -195,7 +195,8 @@ type MasterKeys struct {
 	// +optional
 	KeyWrapMechanism string `json:"keyWrapMechanism,omitempty"`
 
-	// aesGCMGenerateIV lets the HSM generate GCM IVs (required by FIPS-mode tokens).
+	// aesGCMGenerateIV generates GCM IVs on the host when true; false lets the HSM generate them (the luna
+	// profile's default; FIPS-mode tokens require it).
 	// +optional
 	AESGCMGenerateIV *bool `json:"aesGCMGenerateIV,omitempty"`
 }
@@ -266,7 +267,8 @@ type HSMClientBundle struct {
 	// +required
 	SHA256 string `json:"sha256"`
 
-	// format is the archive format.
+	// format is the archive format: tar.gz, zip, or iso for an ISO 9660 image as vendors ship their clients
+	// (Rock Ridge names, modes and symbolic links; Joliet or plain ISO 9660 names without Rock Ridge).
 	// +kubebuilder:validation:Enum=tar.gz;zip;iso
 	// +required
 	Format string `json:"format"`

@@ -21,15 +21,19 @@ func hsmClientCommand() *cobra.Command {
 	install := &cobra.Command{
 		Use:   "install",
 		Short: "Download, verify and unpack an HSM vendor's client bundle",
-		Long: `Download the vendor's PKCS#11 client archive over HTTPS, check its SHA-256 before unpacking anything,
-and unpack it into --dest; entries that would leave --dest are refused. With --library the PKCS#11 module must
-be in the bundle at that path.
+		Long: `Download the vendor's PKCS#11 client archive over HTTPS, check its SHA-256 before reading anything
+from it, and unpack it into --dest: a tar.gz, a zip, or an ISO 9660 image (Rock Ridge names, modes and symbolic
+links; Joliet or plain ISO 9660 names without Rock Ridge). Entries and links that would leave --dest are
+refused, and so is a bundle that unpacks to more than --max-unpacked bytes. With --library the PKCS#11 module
+must be in the bundle at that path.
 
 The download credentials (HTTP basic auth) come from KEYMANAGER_HSM_CLIENT_USERNAME and
 KEYMANAGER_HSM_CLIENT_PASSWORD or from --username-file and --password-file, never from a flag value. Every flag
 also reads KEYMANAGER_<FLAG>.`,
 		Example: `  keymanager manage hsm-client install --url https://files.example.com/proteccio.tar.gz \
-      --sha256 5d41…c0d --format tar.gz --dest /opt/hsm-client --library lib/libnethsm.so`,
+      --sha256 5d41…c0d --format tar.gz --dest /opt/hsm-client --library lib/libnethsm.so
+  keymanager manage hsm-client install --url https://files.example.com/LunaClient.iso \
+      --sha256 9f86…a08 --format iso --dest /opt/hsm-client --library libs/64/libCryptoki2.so`,
 		Args: cobra.NoArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			return config.ApplyEnv(cmd.Flags(), os.LookupEnv)
@@ -62,13 +66,14 @@ also reads KEYMANAGER_<FLAG>.`,
 	fs := install.Flags()
 	fs.StringVar(&o.URL, "url", "", "https:// URL of the client archive")
 	fs.StringVar(&o.SHA256, "sha256", "", "expected SHA-256 of the archive, 64 hex digits")
-	fs.StringVar(&o.Format, "format", "tar.gz", "archive format: tar.gz or zip")
+	fs.StringVar(&o.Format, "format", "tar.gz", "archive format: tar.gz, zip or iso")
 	fs.StringVar(&o.Dest, "dest", "", "directory to unpack into (created if missing)")
 	fs.StringVar(&o.Library, "library", "", "path of the PKCS#11 module inside the bundle, checked after unpacking")
 	fs.StringVar(&caFile, "ca-file", "", "PEM file of the CA that signed the download server's certificate (default: the system's CAs)")
 	fs.StringVar(&userFile, "username-file", "", "file holding the download user name")
 	fs.StringVar(&passFile, "password-file", "", "file holding the download password")
 	fs.Int64Var(&o.MaxBytes, "max-bytes", 4<<30, "largest archive accepted")
+	fs.Int64Var(&o.MaxUnpacked, "max-unpacked", 4<<30, "most bytes the unpacked files may hold together")
 	for _, f := range []string{"url", "sha256", "dest"} {
 		_ = install.MarkFlagRequired(f)
 	}

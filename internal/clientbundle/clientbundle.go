@@ -1,6 +1,7 @@
 // Package clientbundle installs an HSM vendor's client software from a downloaded archive: fetched over
-// HTTPS (optionally with basic auth), checked against a SHA-256 digest before anything is unpacked, and
-// unpacked into a directory without letting an entry escape it. It is what the init container of an
+// HTTPS (optionally with basic auth), checked against a SHA-256 digest before anything is read from it, and
+// unpacked (tar.gz, zip or an ISO 9660 image) into a directory without letting an entry escape it or the
+// unpacked size exceed a bound. It is what the init container of an
 // HSMBackend with client.bundle runs (`keymanager manage hsm-client install`).
 package clientbundle
 
@@ -21,13 +22,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/keymanager-io/keymanager/internal/iso9660"
 )
 
 // Options say what to install where.
 type Options struct {
 	URL    string
 	SHA256 string
-	// Format is tar.gz (or tgz) or zip.
+	// Format is tar.gz (or tgz), zip, or iso (or iso9660).
 	Format string
 	Dest   string
 	// Library, relative to Dest, must exist after unpacking: a bundle without it would only fail later,
@@ -37,9 +40,13 @@ type Options struct {
 	Username, Password string
 	// RootCAs trusts a private CA; nil means the system pool.
 	RootCAs *x509.CertPool
-	// MaxBytes bounds the download.
-	MaxBytes int64
+	// MaxBytes bounds the download, and MaxUnpacked the bytes the unpacked files hold together (an archive
+	// can expand far beyond its size; an ISO image can point many files at the same data). Both default to
+	// 4 GiB.
+	MaxBytes, MaxUnpacked int64
 }
+
+const defaultLimit = 4 << 30
 
 // Install downloads, verifies and unpacks the bundle.
 func Install(ctx context.Context, o Options) error {
@@ -54,8 +61,10 @@ func Install(ctx context.Context, o Options) error {
 	if err != nil || len(want) != sha256.Size {
 		return errors.New("the bundle's sha256 must be 64 hex digits")
 	}
-	if o.Format != "tar.gz" && o.Format != "tgz" && o.Format != "zip" {
-		return fmt.Errorf("bundle format %q: supported are tar.gz and zip (repack an ISO as one of them)", o.Format)
+	switch o.Format {
+	case "tar.gz", "tgz", "zip", "iso", "iso9660":
+	default:
+		return fmt.Errorf("bundle format %q: supported are tar.gz, zip and iso", o.Format)
 	}
 	if err := os.MkdirAll(o.Dest, 0o750); err != nil {
 		return fmt.Errorf("creating %s: %w", o.Dest, err)
@@ -79,13 +88,20 @@ func Install(ctx context.Context, o Options) error {
 	if got := h.Sum(nil); !strings.EqualFold(hex.EncodeToString(got), o.SHA256) {
 		return fmt.Errorf("the bundle's sha256 is %x, not the expected %s: refusing to install it", got, o.SHA256)
 	}
-	if o.Format == "zip" {
-		err = unzip(tmp, o.Dest)
-	} else {
+	up := &unpacker{dest: o.Dest, limit: o.MaxUnpacked}
+	if up.limit <= 0 {
+		up.limit = defaultLimit
+	}
+	switch o.Format {
+	case "zip":
+		err = up.unzip(tmp)
+	case "iso", "iso9660":
+		err = up.unISO(tmp)
+	default:
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
-		err = untar(tmp, o.Dest)
+		err = up.untar(tmp)
 	}
 	if err != nil {
 		return err
@@ -124,7 +140,7 @@ func download(ctx context.Context, u *url.URL, o Options, w io.Writer) error {
 	}
 	limit := o.MaxBytes
 	if limit <= 0 {
-		limit = 4 << 30
+		limit = defaultLimit
 	}
 	n, err := io.Copy(w, io.LimitReader(resp.Body, limit+1))
 	if err != nil {
@@ -159,7 +175,13 @@ func linkTarget(dest, path, link string) error {
 	return nil
 }
 
-func writeFile(path string, r io.Reader, mode os.FileMode) error {
+// unpacker writes a bundle's entries under dest, at most limit bytes in all.
+type unpacker struct {
+	dest        string
+	limit, used int64
+}
+
+func (u *unpacker) writeFile(path string, r io.Reader, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
 	}
@@ -167,14 +189,31 @@ func writeFile(path string, r io.Reader, mode os.FileMode) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, r); err != nil { //nolint:gosec // the download is bounded and its digest checked
+	left := u.limit - u.used
+	n, err := io.Copy(f, io.LimitReader(r, left+1))
+	u.used += n
+	if err == nil && n > left {
+		err = fmt.Errorf("the bundle unpacks to more than the %d bytes allowed", u.limit)
+	}
+	if err != nil {
 		f.Close()
 		return err
 	}
 	return f.Close()
 }
 
-func untar(r io.Reader, dest string) error {
+// symlink makes the link path -> link, refusing a target outside dest.
+func (u *unpacker) symlink(path, link string) error {
+	if err := linkTarget(u.dest, path, link); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return err
+	}
+	return os.Symlink(link, path)
+}
+
+func (u *unpacker) untar(r io.Reader) error {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
 		return fmt.Errorf("reading the bundle as tar.gz: %w", err)
@@ -188,7 +227,7 @@ func untar(r io.Reader, dest string) error {
 		if err != nil {
 			return fmt.Errorf("reading the bundle as tar.gz: %w", err)
 		}
-		path, err := target(dest, h.Name)
+		path, err := target(u.dest, h.Name)
 		if err != nil {
 			return err
 		}
@@ -196,13 +235,9 @@ func untar(r io.Reader, dest string) error {
 		case tar.TypeDir:
 			err = os.MkdirAll(path, 0o750)
 		case tar.TypeReg:
-			err = writeFile(path, tr, os.FileMode(h.Mode)) //nolint:gosec // masked to permission bits in writeFile
+			err = u.writeFile(path, tr, os.FileMode(h.Mode)) //nolint:gosec // masked to permission bits in writeFile
 		case tar.TypeSymlink:
-			if err = linkTarget(dest, path, h.Linkname); err == nil {
-				if err = os.MkdirAll(filepath.Dir(path), 0o750); err == nil {
-					err = os.Symlink(h.Linkname, path)
-				}
-			}
+			err = u.symlink(path, h.Linkname)
 		default:
 			continue // devices, hard links and the like have no place in a client library
 		}
@@ -212,7 +247,7 @@ func untar(r io.Reader, dest string) error {
 	}
 }
 
-func unzip(f *os.File, dest string) error {
+func (u *unpacker) unzip(f *os.File) error {
 	fi, err := f.Stat()
 	if err != nil {
 		return err
@@ -222,7 +257,7 @@ func unzip(f *os.File, dest string) error {
 		return fmt.Errorf("reading the bundle as zip: %w", err)
 	}
 	for _, zf := range zr.File {
-		path, err := target(dest, zf.Name)
+		path, err := target(u.dest, zf.Name)
 		if err != nil {
 			return err
 		}
@@ -239,11 +274,48 @@ func unzip(f *os.File, dest string) error {
 		if err != nil {
 			return fmt.Errorf("unpacking %s: %w", zf.Name, err)
 		}
-		err = writeFile(path, rc, zf.Mode())
+		err = u.writeFile(path, rc, zf.Mode())
 		rc.Close()
 		if err != nil {
 			return fmt.Errorf("unpacking %s: %w", zf.Name, err)
 		}
 	}
 	return nil
+}
+
+// unISO unpacks an ISO 9660 image as the tar path does: directories, regular files and symbolic links that
+// stay inside dest; Rock Ridge gives the names, modes and links (internal/iso9660).
+func (u *unpacker) unISO(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	img, err := iso9660.Open(f, fi.Size())
+	if err != nil {
+		return fmt.Errorf("reading the bundle as an ISO image: %w", err)
+	}
+	err = img.Walk(func(e iso9660.Entry) error {
+		path, err := target(u.dest, e.Path)
+		if err != nil {
+			return err
+		}
+		switch {
+		case e.Mode.IsDir():
+			err = os.MkdirAll(path, 0o750)
+		case e.Mode.IsRegular():
+			err = u.writeFile(path, img.Open(e), e.Mode)
+		case e.Mode&os.ModeSymlink != 0:
+			err = u.symlink(path, e.Link)
+		default:
+			return nil // devices, FIFOs and sockets have no place in a client library
+		}
+		if err != nil {
+			return fmt.Errorf("unpacking %s: %w", e.Path, err)
+		}
+		return nil
+	})
+	if err != nil && errors.Is(err, iso9660.ErrFormat) {
+		return fmt.Errorf("reading the bundle as an ISO image: %w", err)
+	}
+	return err
 }

@@ -8,12 +8,15 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keymanager-io/keymanager/internal/testbed"
 )
 
 type entry struct {
@@ -98,12 +101,7 @@ func TestInstall(t *testing.T) {
 	tgz := tarGz(t, client...)
 	zp := zipped(t, entry{name: "lib/libnethsm.so", body: "ELF pretend"})
 
-	for _, tc := range []struct {
-		name    string
-		archive []byte
-		mod     func(*Options)
-		wantErr string
-	}{
+	runInstalls(t, "tar.gz", "lib/libnethsm.so", []installCase{
 		{name: "tar.gz", archive: tgz},
 		{name: "zip", archive: zp, mod: func(o *Options) { o.Format = "zip" }},
 		{name: "bad checksum", archive: tgz, mod: func(o *Options) { o.SHA256 = strings.Repeat("ab", 32) },
@@ -118,14 +116,35 @@ func TestInstall(t *testing.T) {
 			wantErr: "points outside the installation directory"},
 		{name: "plain http", archive: tgz, mod: func(o *Options) { o.URL = strings.Replace(o.URL, "https", "http", 1) },
 			wantErr: "the bundle URL must be an https:// URL"},
-		{name: "ISO", archive: tgz, mod: func(o *Options) { o.Format = "iso" },
-			wantErr: `bundle format "iso": supported are tar.gz and zip`},
-	} {
+		{name: "an unknown format", archive: tgz, mod: func(o *Options) { o.Format = "rar" },
+			wantErr: `bundle format "rar": supported are tar.gz, zip and iso`},
+		{name: "a bundle unpacking past the bound", archive: tgz, mod: func(o *Options) { o.MaxUnpacked = 5 },
+			wantErr: "the bundle unpacks to more than the 5 bytes allowed"},
+	}, func(t *testing.T, dest string) {
+		if b, err := os.ReadFile(filepath.Join(dest, "lib", "libnethsm.so")); err != nil || string(b) != "ELF pretend" {
+			t.Errorf("library %q, %v", b, err)
+		}
+	})
+}
+
+type installCase struct {
+	name    string
+	archive []byte
+	mod     func(*Options)
+	wantErr string
+}
+
+// runInstalls installs each case's archive, served over HTTPS with basic auth, as format with library, after
+// the case's changes to the options. A failure must say wantErr without showing the password (and a bad
+// digest must leave nothing unpacked); a success must leave no download behind, and passes dest to installed.
+func runInstalls(t *testing.T, format, library string, cases []installCase, installed func(t *testing.T, dest string)) {
+	t.Helper()
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			url, pool := serve(t, tc.archive)
 			dest := filepath.Join(t.TempDir(), "hsm-client")
-			o := Options{URL: url, SHA256: digest(tc.archive), Format: "tar.gz", Dest: dest,
-				Library: "lib/libnethsm.so", Username: "vendor", Password: "secret", RootCAs: pool}
+			o := Options{URL: url, SHA256: digest(tc.archive), Format: format, Dest: dest,
+				Library: library, Username: "vendor", Password: "secret", RootCAs: pool}
 			if tc.mod != nil {
 				tc.mod(&o)
 			}
@@ -137,21 +156,82 @@ func TestInstall(t *testing.T) {
 				if strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "wrong") {
 					t.Errorf("the error shows the password: %v", err)
 				}
-				if _, serr := os.Stat(filepath.Join(dest, "lib", "libnethsm.so")); tc.name == "bad checksum" && serr == nil {
-					t.Error("a bundle with the wrong digest was unpacked")
+				if entries, _ := os.ReadDir(dest); tc.name == "bad checksum" && len(entries) != 0 {
+					t.Errorf("a bundle with the wrong digest was unpacked: %v", entries)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatalf("Install: %v", err)
 			}
-			if b, err := os.ReadFile(filepath.Join(dest, "lib", "libnethsm.so")); err != nil || string(b) != "ELF pretend" {
-				t.Errorf("library %q, %v", b, err)
-			}
-			left, _ := filepath.Glob(filepath.Join(dest, ".bundle-*"))
-			if len(left) != 0 {
+			if left, _ := filepath.Glob(filepath.Join(dest, ".bundle-*")); len(left) != 0 {
 				t.Errorf("the download was left behind: %v", left)
 			}
+			installed(t, dest)
 		})
 	}
+}
+
+// isoImage has xorriso make a Rock Ridge and Joliet image of a vendor-like client: the library two levels
+// down with its versioned link, a link to a directory, an installer script, and the file zz that tests rename.
+func isoImage(t *testing.T, extra map[string]string) []byte {
+	t.Helper()
+	root := t.TempDir()
+	files := map[string]string{"lib/64/libnethsm.so": "ELF pretend", "bin/install.sh": "#!/bin/sh\n", "zz": "z"}
+	links := map[string]string{"lib/64/libnethsm.so.1": "libnethsm.so", "lib/current": "64"}
+	maps.Copy(links, extra)
+	for name, body := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil { //nolint:gosec // an executable fixture
+			t.Fatal(err)
+		}
+	}
+	for name, link := range links {
+		if err := os.Symlink(link, filepath.Join(root, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return testbed.MakeISO(t, root, "-R", "-J")
+}
+
+// An ISO 9660 bundle made by a real tool installs like a tarball: verified, unpacked with its nested library,
+// links and modes, and refused as clearly when it is wrong.
+func TestInstallISO(t *testing.T) {
+	iso := isoImage(t, nil)
+	escaping := bytes.Replace(bytes.Clone(iso), []byte("NM\x07\x01\x00zz"), []byte("NM\x07\x01\x00.."), 1)
+	if bytes.Equal(escaping, iso) {
+		t.Fatal("the image has no Rock Ridge name zz to rename")
+	}
+	runInstalls(t, "iso", "lib/64/libnethsm.so", []installCase{
+		{name: "iso", archive: iso},
+		{name: "iso9660", archive: iso, mod: func(o *Options) { o.Format = "iso9660" }},
+		{name: "bad checksum", archive: iso, mod: func(o *Options) { o.SHA256 = strings.Repeat("cd", 32) },
+			wantErr: "not the expected " + strings.Repeat("cd", 32) + ": refusing to install it"},
+		{name: "bad credentials", archive: iso, mod: func(o *Options) { o.Username = "someone" },
+			wantErr: "the server answered 401 Unauthorized: check the credentials"},
+		{name: "missing library", archive: iso, mod: func(o *Options) { o.Library = "lib/libCryptoki2.so" },
+			wantErr: "the bundle has no PKCS#11 library at lib/libCryptoki2.so"},
+		{name: "an entry escaping the directory", archive: escaping,
+			wantErr: `reading the bundle as an ISO image: not a readable ISO 9660 image: the entry ".." in / is not a plain file name`},
+		{name: "a link escaping the directory", archive: isoImage(t, map[string]string{"lib/evil": "../../../etc/passwd"}),
+			wantErr: "unpacking lib/evil: the bundle's link"},
+		{name: "not an ISO image", archive: tarGz(t, entry{name: "lib/64/libnethsm.so", body: "ELF pretend"}),
+			wantErr: "reading the bundle as an ISO image: not a readable ISO 9660 image"},
+		{name: "an image unpacking past the bound", archive: iso, mod: func(o *Options) { o.MaxUnpacked = 12 },
+			wantErr: "the bundle unpacks to more than the 12 bytes allowed"},
+	}, func(t *testing.T, dest string) {
+		// Through both links: lib/current -> 64, libnethsm.so.1 -> libnethsm.so.
+		if b, err := os.ReadFile(filepath.Join(dest, "lib", "current", "libnethsm.so.1")); err != nil || string(b) != "ELF pretend" {
+			t.Errorf("library through the links: %q, %v", b, err)
+		}
+		if fi, err := os.Stat(filepath.Join(dest, "bin", "install.sh")); err != nil || fi.Mode().Perm() != 0o750 {
+			t.Errorf("install.sh: %v, %v; want 0750 (0755 masked as the tar path does)", fi, err)
+		}
+		if link, err := os.Readlink(filepath.Join(dest, "lib", "current")); err != nil || link != "64" {
+			t.Errorf("lib/current -> %q, %v", link, err)
+		}
+	})
 }
