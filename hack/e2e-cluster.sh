@@ -474,6 +474,35 @@ kek_change() {
 	ok "kms rolled (revision ${before} → $(revision deploy/kms)) and reads what the old KEK wrapped"
 }
 
+# kek_rotation rotates kms's simple_crypto KEK with a KeyRotation applied as YAML: the operator writes a new
+# KEK in front of the others, the pods roll, the rewrap Job moves every project key under it, verification
+# finds none left; the counts land in status and every secret still reads.
+kek_rotation() {
+	log "a KeyRotation of kms's simple_crypto KEK"
+	local t0=$SECONDS lines
+	k -n "$NS" apply -f - >/dev/null <<YAML
+apiVersion: keymanager.io/v1alpha1
+kind: KeyRotation
+metadata:
+  name: kms-kek
+spec:
+  keyManagerRef: {name: kms}
+  secretStore: simple
+YAML
+	wait_for 600 bash -c "[[ \$('$KUBECTL' -n '$NS' get keyrotations.keymanager.io kms-kek -o jsonpath='{.status.phase}') =~ ^(Succeeded|Failed)\$ ]]"
+	[[ "$(jp keyrotation/kms-kek '{.status.phase}')" == Succeeded ]] ||
+		{ warn "kms-kek ended $(jp keyrotation/kms-kek '{.status.phase}'): $(jp keyrotation/kms-kek '{.status.message}')"; return 1; }
+	local counts
+	counts="$(jp keyrotation/kms-kek '{.status.counts.rewrapped}/{.status.counts.total}, {.status.counts.remaining} remaining')"
+	[[ "$counts" =~ ^[1-9][0-9]*/[1-9][0-9]*,\ 0\ remaining$ ]] || { warn "kms-kek counts: ${counts}"; return 1; }
+	# Three KEKs now: the rotation's, the one added by hand, the first; comment lines do not count.
+	lines="$(k -n "$NS" get secret kms-kek -o jsonpath='{.data.kek}' | base64 -d | grep -cv '^#')"
+	[[ "$lines" == 3 ]] || { warn "the KEK Secret holds ${lines} KEKs, want 3 (none removed)"; return 1; }
+	rolled_out deploy/kms
+	"${E2E}/secrets.py" check "$(service_url kms)" "${WORK}/simple.secrets.more" >&2
+	ok "kms-kek Succeeded in $((SECONDS - t0))s: project keys rewrapped ${counts}; 3 KEKs kept"
+}
+
 # deletion: deleting kms collects its Deployment, Service, ConfigMap and Jobs; its database keeps the data.
 deletion() {
 	log "deleting KeyManager kms"
@@ -503,6 +532,7 @@ main() {
 	failed_rotation
 	helm_operator "$ref"
 	kek_change
+	kek_rotation
 	deletion
 	ok "cluster e2e passed in $((SECONDS - t0))s"
 }
