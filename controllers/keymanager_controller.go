@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -78,12 +79,26 @@ func (r *KeyManagerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	summarizeKeyManager(conds)
 	status.ObservedGeneration = km.Generation
 
+	var res ctrl.Result
+	if c := findCondition(status.Conditions, kmv1.ConditionProgressing); usesStatefulSet(km) &&
+		c.Status == metav1.ConditionTrue && c.Reason == kmv1.ReasonRollingOut {
+		// A StatefulSet has no progress deadline of its own, and a stuck rollout may change nothing that
+		// would reconcile again: look when this one would pass ours.
+		res.RequeueAfter = max(time.Until(c.LastTransitionTime.Add(statefulSetDeadline)), 0) + time.Second
+	}
 	if !equality.Semantic.DeepEqual(&km.Status, status) {
 		before := km.Status.Conditions
 		km.Status = *status
-		return writeStatus(ctx, r.Client, km, err, func() { emitTransitions(r.Recorder, km, before, status.Conditions) })
+		wres, werr := writeStatus(ctx, r.Client, km, err, func() { emitTransitions(r.Recorder, km, before, status.Conditions) })
+		if wres.IsZero() && werr == nil {
+			wres = res
+		}
+		return wres, werr
 	}
-	return ctrl.Result{}, err
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	return res, nil
 }
 
 func hasCondition(conds []metav1.Condition, typ string) bool {
