@@ -54,7 +54,7 @@ start_km() { # name port db-url
 		>"$work/$1.log" 2>&1 &
 	pids+=("$!")
 	for _ in $(seq 100); do
-		curl -fsS "http://127.0.0.1:$2/healthcheck" >/dev/null 2>&1 && return 0
+		[[ "$(http_status "http://127.0.0.1:$2/healthcheck")" == 200 ]] && return 0
 		sleep 0.1
 	done
 	cat "$work/$1.log" >&2

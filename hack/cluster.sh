@@ -286,8 +286,10 @@ node_ready() {
 up() {
 	is_root || fail "hack/cluster.sh needs root (kubelet, containerd, iptables)"
 	local t0=$SECONDS
-	apt_install runc containerd containernetworking-plugins iptables nftables conntrack || fail "Debian packages missing"
-	for b in runc containerd ctr iptables-save nft openssl; do have "$b" || fail "${b} not on PATH"; done
+	# iproute2 for ip, procps for sysctl, openssl for the PKI: a minimal Debian has none of them.
+	apt_install runc containerd containernetworking-plugins iptables nftables conntrack iproute2 procps openssl ||
+		fail "Debian packages missing"
+	for b in runc containerd ctr iptables-save nft openssl ip sysctl; do have "$b" || fail "${b} not on PATH"; done
 	BINS="$(bash "${REPO_ROOT}/hack/deps/cluster-bins.sh")" || fail "cannot build the cluster binaries"
 	log "cluster up (state ${STATE})"
 	record_host

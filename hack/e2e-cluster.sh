@@ -520,6 +520,9 @@ main() {
 		missing "the e2e cluster" "not running (make cluster-up)" || true
 		exit 1
 	fi
+	# socat relays MariaDB to the pods, curl and openssl serve the HSM client bundle, mysql checks and damages
+	# rows, ps finds the pods' user, python3 runs hack/e2e: none of them is in a minimal Debian.
+	apt_install socat curl openssl procps mariadb-client python3 || exit 1
 	STARTED=1
 	local ref t0=$SECONDS
 	ref="$(bash "${REPO_ROOT}/hack/image.sh")"

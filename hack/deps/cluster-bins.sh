@@ -63,6 +63,8 @@ node_bin_ok() {
 }
 
 main() {
+	# gcc -static links the pause binary against libc6-dev's libc.a.
+	apt_install gcc libc6-dev || return 1
 	if ! have go || ! have gcc; then
 		missing "go and gcc" "needed to build the cluster's binaries"
 		return 1
