@@ -252,20 +252,9 @@ EOF
 	# setsid: Keystone outlives the test that started it, and must hold neither its output pipe nor the lock.
 	HOME="$DIR" setsid uwsgi --ini "${DIR}/uwsgi.ini" </dev/null >>"${DIR}/uwsgi.log" 2>&1 9>&- ||
 		die "uwsgi did not start (log: ${DIR}/uwsgi.log)"
-	local code="" i
-	for ((i = 0; i < START_TIMEOUT_S * 10; i++)); do
-		code="$(http_status "$URL")"
-		[[ "$code" == 200 ]] && break
-		if [[ -s "${DIR}/uwsgi.pid" ]] && ! uwsgi_pid "$DIR" >/dev/null; then
-			break
-		fi
-		sleep 0.1
-	done
-	if [[ "$code" != 200 ]]; then
-		tail -n 30 "${DIR}/uwsgi.log" >&2 || true
-		uwsgi_stop "$DIR" "$STOP_TIMEOUT_S" || true
-		die "GET ${URL} answered '${code:-nothing}', want 200 (log: ${DIR}/uwsgi.log)"
-	fi
+	local code
+	code="$(uwsgi_wait "$DIR" "$URL" 200 "$START_TIMEOUT_S" "$STOP_TIMEOUT_S")" ||
+		die "GET ${URL} answered '${code}', want 200 (log: ${DIR}/uwsgi.log)"
 	fixtures
 	touch "${DIR}/ready"
 	ok "Keystone on ${URL} (pid $(uwsgi_pid "$DIR" || echo '?'), log ${DIR}/uwsgi.log)"

@@ -129,6 +129,27 @@ uwsgi_stop() {
 	rm -f "${dir}/uwsgi.pid"
 }
 
+# uwsgi_wait waits up to TIMEOUT seconds for GET URL to answer WANT from the uWSGI master started in DIR.
+# When it does not, it shows the log's tail, stops the master (SIGKILL after STOP_TIMEOUT seconds), prints
+# what URL answered ("nothing" when nothing listened) and fails.
+uwsgi_wait() {
+	local dir="$1" url="$2" want="$3" timeout="$4" stop_timeout="$5" code="" i
+	for ((i = 0; i < timeout * 10; i++)); do
+		code="$(http_status "$url")"
+		[[ "$code" == "$want" ]] && return 0
+		# The master writes its pidfile at once; once that process is gone,
+		# waiting longer cannot help.
+		if [[ -s "${dir}/uwsgi.pid" ]] && ! uwsgi_pid "$dir" >/dev/null; then
+			break
+		fi
+		sleep 0.1
+	done
+	tail -n 30 "${dir}/uwsgi.log" >&2 || true
+	uwsgi_stop "$dir" "$stop_timeout" >&2 || true
+	printf '%s' "${code:-nothing}"
+	return 1
+}
+
 # http_status prints the status GET URL answers with, or nothing while nothing listens. It uses Debian's
 # python3, which every uWSGI-run component here needs anyway.
 http_status() {

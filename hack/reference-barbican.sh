@@ -175,22 +175,9 @@ daemonize = ${dir}/uwsgi.log
 EOF
 	HOME="$dir" uwsgi --ini "${dir}/uwsgi.ini" </dev/null >>"${dir}/uwsgi.log" 2>&1 ||
 		die "uwsgi did not start (log: ${dir}/uwsgi.log)"
-	local url="http://127.0.0.1:${port}/" code="" i pid=""
-	for ((i = 0; i < START_TIMEOUT_S * 10; i++)); do
-		code="$(http_status "$url")"
-		[[ "$code" == 300 ]] && break
-		# The master writes its pidfile at once; once that process is gone,
-		# waiting longer cannot help.
-		if [[ -s "${dir}/uwsgi.pid" ]] && ! uwsgi_pid "$dir" >/dev/null; then
-			break
-		fi
-		sleep 0.1
-	done
-	if [[ "$code" != 300 ]]; then
-		tail -n 30 "${dir}/uwsgi.log" >&2 || true
-		stop "$dir" || true
-		die "GET ${url} answered '${code:-nothing}', want 300 (log: ${dir}/uwsgi.log)"
-	fi
+	local url="http://127.0.0.1:${port}/" code pid=""
+	code="$(uwsgi_wait "$dir" "$url" 300 "$START_TIMEOUT_S" "$STOP_TIMEOUT_S")" ||
+		die "GET ${url} answered '${code}', want 300 (log: ${dir}/uwsgi.log)"
 	pid="$(uwsgi_pid "$dir" || true)"
 	ok "reference Barbican on http://127.0.0.1:${port} (pid ${pid:-?}, log ${dir}/uwsgi.log)"
 }
