@@ -8,20 +8,18 @@
 set -euo pipefail
 # shellcheck source=hack/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=hack/e2e/lib.sh
+. "${REPO_ROOT}/hack/e2e/lib.sh"
 cd "$REPO_ROOT"
 
 KEYMANAGER_BIN="${KEYMANAGER_BIN:-${KM_BIN_DIR}/keymanager}"
 PROJECT_A="e2e-project-a-$$"
 PROJECT_B="e2e-project-b-$$"
 WORK="$(mktemp -d)"
-SERVER_PID=""
 
 cleanup() {
 	local rc=$?
-	if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-		kill "$SERVER_PID" 2>/dev/null || true
-		wait "$SERVER_PID" 2>/dev/null || true
-	fi
+	stop_server
 	if [[ $rc -ne 0 && -f "${WORK}/server.log" ]]; then
 		warn "last lines of the server log:"
 		tail -n 30 "${WORK}/server.log" >&2 || true
@@ -32,25 +30,6 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
-# Name the failing command: under set -e a failed CLI call would otherwise end
-# the run with nothing but the CLI's own stderr.
-trap 'printf "\nE2E FAILED at line %s: %s\n" "$LINENO" "$BASH_COMMAND" >&2' ERR
-
-fail() {
-	printf '\nE2E FAILED: %s\n\n' "$*" >&2
-	exit 1
-}
-
-# expect_eq fails the run unless $2 (got) equals $3 (want).
-expect_eq() {
-	[[ "$2" == "$3" ]] || fail "$1: got '$2', want '$3'"
-	ok "$1"
-}
-
-# field prints one key of the JSON object on stdin.
-field() {
-	python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
-}
 
 # bcli runs the barbican CLI as project $1 against the server under test.
 # Its deprecation warning goes to stderr, which we keep for diagnostics.
@@ -67,40 +46,6 @@ hrefs() {
 }
 
 now_ms() { date +%s%3N; }
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-# healthy reports whether /healthcheck answers 200.
-healthy() {
-	python3 - "$1" <<'PY' 2>/dev/null
-import sys, urllib.request
-with urllib.request.urlopen(sys.argv[1] + "/healthcheck", timeout=2) as r:
-    sys.exit(0 if r.status == 200 else 1)
-PY
-}
-
-# start_server starts the server on a free port; its arguments are added to serve's.
-start_server() {
-	local port i
-	port="$(free_port)"
-	ENDPOINT="http://127.0.0.1:${port}"
-	mkdir -p "${WORK}/data"
-	log "starting ${KEYMANAGER_BIN} serve on 127.0.0.1:${port}"
-	"$KEYMANAGER_BIN" serve --listen "127.0.0.1:${port}" --data-dir "${WORK}/data" "$@" \
-		</dev/null >"${WORK}/server.log" 2>&1 &
-	SERVER_PID=$!
-	for ((i = 0; i < 150; i++)); do
-		kill -0 "$SERVER_PID" 2>/dev/null || fail "server exited during start-up"
-		healthy "$ENDPOINT" && {
-			ok "server healthy at ${ENDPOINT}"
-			return 0
-		}
-		sleep 0.2
-	done
-	fail "server did not answer /healthcheck within 30s"
-}
 
 check_text_secret() {
 	local payload='hello wörld ✓ 42' t0 t1 got
@@ -423,7 +368,7 @@ check_hsm_store() {
 		missing "SoftHSM2" "install softhsm2 (hack/test-deps.sh)" || return 0
 	fi
 	log "the PKCS#11 store on a fresh SoftHSM2 token"
-	kill "$SERVER_PID" && wait "$SERVER_PID" || true
+	stop_server
 	rm -rf "${WORK}/data" "${WORK}/got.bin"
 	mkdir -p "${WORK}/tokens"
 	printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "${WORK}/tokens" >"${WORK}/softhsm2.conf"

@@ -9,13 +9,14 @@
 set -euo pipefail
 # shellcheck source=hack/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=hack/e2e/lib.sh
+. "${REPO_ROOT}/hack/e2e/lib.sh"
 cd "$REPO_ROOT"
 
 KEYMANAGER_BIN="${KEYMANAGER_BIN:-${KM_BIN_DIR}/keymanager}"
 # Debian's interpreter: castellan, keystoneauth and oslo.config live in its dist-packages, not pyenv's.
 PYTHON=/usr/bin/python3
 WORK="$(mktemp -d)"
-SERVER_PID=""
 export KEYSTONE_TEST_PASSWORD="${KEYSTONE_TEST_PASSWORD:-keymanager-test}"
 
 cleanup() {
@@ -35,25 +36,6 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
-trap 'printf "\nE2E FAILED at line %s: %s\n" "$LINENO" "$BASH_COMMAND" >&2' ERR
-
-fail() {
-	printf '\nE2E FAILED: %s\n\n' "$*" >&2
-	exit 1
-}
-
-expect_eq() {
-	[[ "$2" == "$3" ]] || fail "$1: got '$2', want '$3'"
-	ok "$1"
-}
-
-field() {
-	"$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
-}
-
-free_port() {
-	"$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 
 # status prints the HTTP status of GET $1 sent with the headers that follow, and the WWW-Authenticate header.
 status() {
@@ -68,35 +50,6 @@ except urllib.error.HTTPError as e:
 except OSError:
     print("000 nothing listens")
 PY
-}
-
-# start_server runs keymanager with the given extra flags on a free port and waits for /healthcheck.
-start_server() {
-	local port i
-	port="$(free_port)"
-	ENDPOINT="http://127.0.0.1:${port}"
-	mkdir -p "${WORK}/data"
-	log "starting ${KEYMANAGER_BIN} serve $* on 127.0.0.1:${port}"
-	"$KEYMANAGER_BIN" serve --listen "127.0.0.1:${port}" --data-dir "${WORK}/data" --host-href "$ENDPOINT" "$@" \
-		</dev/null >"${WORK}/server.log" 2>&1 &
-	SERVER_PID=$!
-	for ((i = 0; i < 150; i++)); do
-		kill -0 "$SERVER_PID" 2>/dev/null || fail "server exited during start-up"
-		[[ "$(status "${ENDPOINT}/healthcheck")" == "200 " ]] && {
-			ok "server healthy at ${ENDPOINT}"
-			return 0
-		}
-		sleep 0.2
-	done
-	fail "server did not answer /healthcheck within 30s"
-}
-
-stop_server() {
-	if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-		kill "$SERVER_PID" 2>/dev/null || true
-		wait "$SERVER_PID" 2>/dev/null || true
-	fi
-	SERVER_PID=""
 }
 
 # os runs the openstack CLI as user $1 of project km-a (password auth; the key manager from the catalog).
@@ -173,7 +126,9 @@ check_token_file() {
 	token="$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32))')"
 	printf 'sha256:%s e2e-project e2e-user admin\n' "$(printf %s "$token" | sha256sum | cut -d' ' -f1)" \
 		>"${WORK}/tokens"
-	start_server --auth token-file --token-file "${WORK}/tokens"
+	local port
+	port="$(free_port)"
+	start_server_on "$port" --host-href "http://127.0.0.1:${port}" --auth token-file --token-file "${WORK}/tokens"
 	local at=(--os-auth-type admin_token --os-token "$token" --os-endpoint "${ENDPOINT}/v1")
 	ref="$(openstack "${at[@]}" secret store --name e2e-static --payload static -f value -c 'Secret href' 2>>"${WORK}/cli.log")"
 	expect_eq "admin_token secret get payload" \
@@ -201,20 +156,10 @@ main() {
 	local port
 	port="$(free_port)"
 	bash hack/keystone.sh endpoint "http://127.0.0.1:${port}"
-	ENDPOINT="http://127.0.0.1:${port}"
-	log "starting ${KEYMANAGER_BIN} behind Keystone ${KEYSTONE_URL} on ${ENDPOINT}"
-	KEYMANAGER_KEYSTONE_PASSWORD="$KEYSTONE_TEST_PASSWORD" "$KEYMANAGER_BIN" serve --listen "127.0.0.1:${port}" \
-		--data-dir "${WORK}/data" --host-href "$ENDPOINT" --auth keystone --keystone-auth-url "$KEYSTONE_URL" \
-		--keystone-username km-service --keystone-project-name service \
-		</dev/null >"${WORK}/server.log" 2>&1 &
-	SERVER_PID=$!
-	local i
-	for ((i = 0; i < 150; i++)); do
-		kill -0 "$SERVER_PID" 2>/dev/null || fail "server exited during start-up"
-		[[ "$(status "${ENDPOINT}/healthcheck")" == "200 " ]] && break
-		sleep 0.2
-	done
-	ok "server behind Keystone at ${ENDPOINT}"
+	log "starting keymanager behind Keystone ${KEYSTONE_URL}"
+	KEYMANAGER_KEYSTONE_PASSWORD="$KEYSTONE_TEST_PASSWORD" start_server_on "$port" \
+		--host-href "http://127.0.0.1:${port}" --auth keystone --keystone-auth-url "$KEYSTONE_URL" \
+		--keystone-username km-service --keystone-project-name service
 	check_openstack_cli
 	check_castellan
 	stop_server
