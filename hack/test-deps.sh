@@ -62,34 +62,22 @@ else
 	missing "barbican CLI" "not on PATH (Debian package python3-barbicanclient)" || gaps+=("barbican CLI")
 fi
 
-if bash "${REPO_ROOT}/hack/deps/mariadb.sh"; then
-	add_export KEYMANAGER_TEST_DB_URL "$DB_URL"
-else
-	is_ci && exit 1
-	gaps+=("MariaDB")
-fi
+# service NAME SCRIPT VAR VALUE runs hack/deps/SCRIPT and exports VAR=VALUE when it succeeds. The script
+# has already reported a failure through missing, which ended it non-zero under CI=true.
+service() {
+	if bash "${REPO_ROOT}/hack/deps/$2"; then
+		add_export "$3" "$4"
+	else
+		is_ci && exit 1
+		gaps+=("$1")
+	fi
+}
 
-if bash "${REPO_ROOT}/hack/deps/barbican.sh"; then
-	add_export KEYMANAGER_TEST_BARBICAN "${REPO_ROOT}/hack/reference-barbican.sh"
-else
-	is_ci && exit 1
-	gaps+=("reference Barbican")
-fi
-
+service MariaDB mariadb.sh KEYMANAGER_TEST_DB_URL "$DB_URL"
+service "reference Barbican" barbican.sh KEYMANAGER_TEST_BARBICAN "${REPO_ROOT}/hack/reference-barbican.sh"
 # Before Keystone, which publishes its notifications to it.
-if bash "${REPO_ROOT}/hack/deps/rabbitmq.sh"; then
-	add_export KEYMANAGER_TEST_AMQP_URL "amqp://guest:guest@127.0.0.1:5672/"
-else
-	is_ci && exit 1
-	gaps+=("RabbitMQ")
-fi
-
-if bash "${REPO_ROOT}/hack/deps/keystone.sh"; then
-	add_export KEYMANAGER_TEST_KEYSTONE "${REPO_ROOT}/hack/keystone.sh"
-else
-	is_ci && exit 1
-	gaps+=("Keystone")
-fi
+service RabbitMQ rabbitmq.sh KEYMANAGER_TEST_AMQP_URL "amqp://guest:guest@127.0.0.1:5672/"
+service Keystone keystone.sh KEYMANAGER_TEST_KEYSTONE "${REPO_ROOT}/hack/keystone.sh"
 
 if assets="$(bash "${REPO_ROOT}/hack/deps/envtest.sh")"; then
 	add_export KUBEBUILDER_ASSETS "$assets"
