@@ -91,13 +91,9 @@ stop() {
 
 # wait_for DESC SECONDS CMD… retries CMD every half second.
 wait_for() {
-	local desc="$1" secs="$2" i
+	local desc="$1" secs="$2"
 	shift 2
-	for ((i = 0; i < secs * 2; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.5
-	done
-	fail "${desc} not ready after ${secs}s (logs in ${LOGS})"
+	poll "$secs" "$@" || fail "${desc} not ready after ${secs}s (logs in ${LOGS})"
 }
 
 kctl() { "${BINS}/kubectl" --kubeconfig "$KUBECONFIG_OUT" "$@"; }

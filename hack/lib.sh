@@ -62,6 +62,18 @@ apt_install() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 }
 
+# poll runs CMD every half second, its output discarded, until it succeeds (return 0) or SECONDS have passed
+# (return 1).
+poll() {
+	local secs="$1" i
+	shift
+	for ((i = 0; i < secs * 2; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
 # go_env_os_arch prints the GOOS-GOARCH pair used to key built binaries.
 go_os_arch() { printf '%s-%s' "$(go env GOOS)" "$(go env GOARCH)"; }
 

@@ -48,14 +48,10 @@ start_server() {
 	# nor hold make's or CI's output pipe open.
 	setsid mysqld_safe --user=mysql --bind-address="$DB_HOST" --port="$DB_PORT" \
 		</dev/null >>"$DB_LOG" 2>&1 &
-	local i
-	for ((i = 0; i < 120; i++)); do
-		server_ping && {
-			ok "MariaDB is up"
-			return 0
-		}
-		sleep 0.5
-	done
+	if poll 60 server_ping; then
+		ok "MariaDB is up"
+		return 0
+	fi
 	tail -n 20 "$DB_LOG" >&2 || true
 	missing "MariaDB" "server did not answer within 60s (log: ${DB_LOG})"
 }

@@ -30,14 +30,10 @@ main() {
 	# setsid and closed stdio: the broker outlives this script and must not hold make's output pipe.
 	RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$PORT" HOME=/var/lib/rabbitmq \
 		setsid rabbitmq-server </dev/null >>"$LOG" 2>&1 &
-	local i
-	for ((i = 0; i < 600; i++)); do
-		listening && {
-			ok "RabbitMQ is up on 127.0.0.1:${PORT}"
-			return 0
-		}
-		sleep 0.1
-	done
+	if poll 60 listening; then
+		ok "RabbitMQ is up on 127.0.0.1:${PORT}"
+		return 0
+	fi
 	tail -n 20 "$LOG" >&2 || true
 	missing "RabbitMQ" "did not listen on 127.0.0.1:${PORT} within 60s (log: ${LOG})"
 }
