@@ -36,9 +36,18 @@ add_export() {
 log "test dependencies (CI=${CI:-false}, cache ${KM_CACHE_DIR})"
 mkdir -p "$KM_BIN_DIR" "$KM_CACHE_DIR"
 
-# One apt transaction for every Debian package keeps apt-get update to once.
-apt_install mariadb-server mariadb-client softhsm2 python3-barbicanclient python3-openstackclient python3-cryptography python3-castellan xorriso ||
+# One apt transaction for every Debian package keeps apt-get update to once. gcc and libc6-dev: cgo, which
+# go-sqlite3, miekg/pkcs11 and the race detector need, is not in a machine that has only Go.
+apt_install gcc libc6-dev mariadb-server mariadb-client softhsm2 python3-barbicanclient python3-openstackclient \
+	python3-cryptography python3-castellan xorriso ||
 	gaps+=("Debian packages")
+
+log "C compiler (cgo)"
+if have gcc; then
+	ok "$(command -v gcc)"
+else
+	missing "gcc" "not on PATH (Debian package gcc); cgo builds (SQLite, PKCS#11, -race) fail without it" || gaps+=("gcc")
+fi
 
 log "SoftHSM2"
 if [[ -f "$SOFTHSM2_LIB" ]]; then
