@@ -38,8 +38,7 @@ build_node() {
 # module source: a static C binary, so its image needs nothing else.
 build_pause() {
 	local src
-	src="$(cd / && GOFLAGS='' go mod download -json "k8s.io/kubernetes@v${K8S_VERSION}" |
-		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')/build/pause/linux/pause.c"
+	src="$(k8s_module_field Dir)/build/pause/linux/pause.c"
 	[[ -f "$src" ]] || {
 		warn "no pause.c in k8s.io/kubernetes@v${K8S_VERSION}"
 		return 1

@@ -14,6 +14,13 @@ binary_ok() {
 	[[ -x "$1" ]] && out="$("$1" --version 2>/dev/null)" && [[ "$out" == *"$2"* ]]
 }
 
+# k8s_module_field prints FIELD (Dir, GoMod) of k8s.io/kubernetes@vK8S_VERSION in the module cache,
+# downloading it first if needed.
+k8s_module_field() {
+	(cd / && GOFLAGS='' go mod download -json "k8s.io/kubernetes@v${K8S_VERSION}") |
+		sed -n "s/^[[:space:]]*\"$1\": \"\(.*\)\",\{0,1\}\$/\1/p"
+}
+
 # Build directories are removed on exit, also when a build fails.
 BUILD_DIRS=()
 trap 'rm -rf "${BUILD_DIRS[@]}"' EXIT
@@ -44,8 +51,7 @@ GOMOD
 # kube-apiserver, so an empty local stub keeps the module graph loadable.
 staging_replaces() {
 	local dir="$1" gomod name versions ver
-	gomod="$(cd / && GOFLAGS='' go mod download -json "k8s.io/kubernetes@v${K8S_VERSION}" |
-		sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')"
+	gomod="$(k8s_module_field GoMod)"
 	[[ -f "$gomod" ]] || {
 		warn "cannot find go.mod of k8s.io/kubernetes@v${K8S_VERSION}"
 		return 1
