@@ -75,17 +75,10 @@ start() {
 }
 
 stop() {
-	local name="$1" pid i
-	pid="$(pid_of "$name")" || {
-		rm -f "${STATE}/pids/${name}.pid"
-		return 0
-	}
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
+	local name="$1" pid
+	if pid="$(pid_of "$name")"; then
+		terminate "$name" "$pid" 10
+	fi
 	rm -f "${STATE}/pids/${name}.pid"
 }
 

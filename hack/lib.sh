@@ -122,21 +122,25 @@ uwsgi_pid() {
 	printf '%s' "$pid"
 }
 
-# uwsgi_stop stops the uWSGI master started in DIR: SIGTERM, then SIGKILL after TIMEOUT seconds.
-uwsgi_stop() {
-	local dir="$1" timeout="$2" pid i
-	pid="$(uwsgi_pid "$dir")" || {
-		rm -f "${dir}/uwsgi.pid"
-		return 0
-	}
+# terminate sends NAME's process PID SIGTERM, then SIGKILL if it still runs after TIMEOUT seconds.
+terminate() {
+	local name="$1" pid="$2" timeout="$3" i
 	kill -TERM "$pid" 2>/dev/null || true
 	for ((i = 0; i < timeout * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
+		kill -0 "$pid" 2>/dev/null || return 0
 		sleep 0.1
 	done
 	if kill -0 "$pid" 2>/dev/null; then
-		warn "uwsgi ${pid} ignored SIGTERM for ${timeout}s; killing it"
+		warn "${name} ${pid} ignored SIGTERM for ${timeout}s; killing it"
 		kill -KILL "$pid" 2>/dev/null || true
+	fi
+}
+
+# uwsgi_stop stops the uWSGI master started in DIR: SIGTERM, then SIGKILL after TIMEOUT seconds.
+uwsgi_stop() {
+	local dir="$1" timeout="$2" pid
+	if pid="$(uwsgi_pid "$dir")"; then
+		terminate uwsgi "$pid" "$timeout"
 	fi
 	rm -f "${dir}/uwsgi.pid"
 }
