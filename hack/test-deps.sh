@@ -42,12 +42,17 @@ apt_install gcc libc6-dev mariadb-server mariadb-client softhsm2 python3-barbica
 	python3-cryptography python3-castellan xorriso ||
 	gaps+=("Debian packages")
 
-log "C compiler (cgo)"
-if have gcc; then
-	ok "$(command -v gcc)"
-else
-	missing "gcc" "not on PATH (Debian package gcc); cgo builds (SQLite, PKCS#11, -race) fail without it" || gaps+=("gcc")
-fi
+# on_path NAME CMD PACKAGE reports whether CMD, from Debian package PACKAGE, is on PATH.
+on_path() {
+	log "$1"
+	if have "$2"; then
+		ok "$(type -P "$2")"
+	else
+		missing "$1" "not on PATH (Debian package $3)" || gaps+=("$1")
+	fi
+}
+
+on_path "C compiler (cgo: SQLite, PKCS#11, -race)" gcc gcc
 
 log "SoftHSM2"
 if [[ -f "$SOFTHSM2_LIB" ]]; then
@@ -57,19 +62,9 @@ else
 	missing "SoftHSM2" "${SOFTHSM2_LIB} not found (Debian package softhsm2)" || gaps+=("SoftHSM2")
 fi
 
-log "xorriso"
-if have xorriso; then
-	ok "$(command -v xorriso)"
-else
-	missing "xorriso" "not on PATH (Debian package xorriso)" || gaps+=("xorriso")
-fi
 
-log "barbican CLI"
-if have barbican; then
-	ok "$(command -v barbican)"
-else
-	missing "barbican CLI" "not on PATH (Debian package python3-barbicanclient)" || gaps+=("barbican CLI")
-fi
+on_path xorriso xorriso xorriso
+on_path "barbican CLI" barbican python3-barbicanclient
 
 # service NAME SCRIPT VAR VALUE runs hack/deps/SCRIPT and exports VAR=VALUE when it succeeds. The script
 # has already reported a failure through missing, which ended it non-zero under CI=true.
