@@ -148,10 +148,8 @@ func buildHSMConfigMap(b *kmv1.HSMBackend, s hsmSettings) *corev1.ConfigMap {
 		return nil
 	}
 	return &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: hsmConfigMapName(b), Namespace: b.Namespace, Labels: map[string]string{
-			labelName: "keymanager", labelInstance: b.Name, labelComponent: "hsm-client", labelManagedBy: managedBy,
-		}},
-		Data: map[string]string{layouts[b.Spec.Vendor].configFile: conf},
+		ObjectMeta: metav1.ObjectMeta{Name: hsmConfigMapName(b), Namespace: b.Namespace, Labels: objectLabels(b.Name, "hsm-client")},
+		Data:       map[string]string{layouts[b.Spec.Vendor].configFile: conf},
 	}
 }
 

@@ -523,7 +523,7 @@ func jobState(job *batchv1.Job) (done, failed bool, message string) {
 
 func (r *KeyManagerReconciler) deleteOldMigrations(ctx context.Context, km *kmv1.KeyManager, keep string) error {
 	var jobs batchv1.JobList
-	if err := r.List(ctx, &jobs, client.InNamespace(km.Namespace), client.MatchingLabels(objectLabels(km, migrateName))); err != nil {
+	if err := r.List(ctx, &jobs, client.InNamespace(km.Namespace), client.MatchingLabels(objectLabels(km.Name, migrateName))); err != nil {
 		return fmt.Errorf("listing migration Jobs: %w", err)
 	}
 	for i := range jobs.Items {

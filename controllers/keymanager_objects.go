@@ -75,9 +75,11 @@ func selectorLabels(km *kmv1.KeyManager) map[string]string {
 	return map[string]string{labelName: "keymanager", labelInstance: km.Name, labelComponent: serverName}
 }
 
-func objectLabels(km *kmv1.KeyManager, component string) map[string]string {
+// objectLabels are the labels of what the operator creates for instance (a KeyManager, HSMBackend or
+// KeyRotation, by name): its server objects, its Jobs, its HSM client ConfigMap.
+func objectLabels(instance, component string) map[string]string {
 	return map[string]string{
-		labelName: "keymanager", labelInstance: km.Name, labelComponent: component, labelManagedBy: managedBy,
+		labelName: "keymanager", labelInstance: instance, labelComponent: component, labelManagedBy: managedBy,
 	}
 }
 
@@ -228,7 +230,7 @@ func configMapName(km *kmv1.KeyManager) string { return km.Name + "-config" }
 func buildConfigMap(in kmInputs, cfg map[string]string) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: configMapName(in.km), Namespace: in.km.Namespace, Labels: objectLabels(in.km, serverName),
+			Name: configMapName(in.km), Namespace: in.km.Namespace, Labels: objectLabels(in.km.Name, serverName),
 		},
 		Data: cfg,
 	}
@@ -331,7 +333,7 @@ func buildPodTemplate(in kmInputs, hash string) corev1.PodTemplateSpec {
 	pl := km.Spec.Placement
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{
-			Labels:      objectLabels(km, serverName),
+			Labels:      objectLabels(km.Name, serverName),
 			Annotations: map[string]string{annotationConfigHash: hash},
 		},
 		Spec: corev1.PodSpec{
@@ -391,7 +393,7 @@ func usesStatefulSet(km *kmv1.KeyManager) bool {
 func buildDeployment(in kmInputs, hash string) *appsv1.Deployment {
 	km := in.km
 	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km, serverName)},
+		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km.Name, serverName)},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(ptr.Deref(km.Spec.Replicas, 2)),
 			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(km)},
@@ -408,7 +410,7 @@ func buildDeployment(in kmInputs, hash string) *appsv1.Deployment {
 func buildStatefulSet(in kmInputs, hash string) *appsv1.StatefulSet {
 	km := in.km
 	return &appsv1.StatefulSet{
-		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km, serverName)},
+		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km.Name, serverName)},
 		Spec: appsv1.StatefulSetSpec{
 			Replicas:            ptr.To(ptr.Deref(km.Spec.Replicas, 2)),
 			Selector:            &metav1.LabelSelector{MatchLabels: selectorLabels(km)},
@@ -424,7 +426,7 @@ func buildStatefulSet(in kmInputs, hash string) *appsv1.StatefulSet {
 
 func buildService(km *kmv1.KeyManager) *corev1.Service {
 	return &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km, serverName), Annotations: km.Spec.Service.Annotations},
+		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km.Name, serverName), Annotations: km.Spec.Service.Annotations},
 		Spec: corev1.ServiceSpec{
 			Type:     km.Spec.Service.Type,
 			Selector: selectorLabels(km),
@@ -437,7 +439,7 @@ func buildService(km *kmv1.KeyManager) *corev1.Service {
 
 func buildPDB(km *kmv1.KeyManager) *policyv1.PodDisruptionBudget {
 	return &policyv1.PodDisruptionBudget{
-		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km, serverName)},
+		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km.Name, serverName)},
 		Spec: policyv1.PodDisruptionBudgetSpec{
 			Selector:       &metav1.LabelSelector{MatchLabels: selectorLabels(km)},
 			MaxUnavailable: ptr.To(ptr.Deref(km.Spec.PodDisruptionBudget.MaxUnavailable, intstr.FromInt32(1))),
@@ -453,7 +455,7 @@ func wantPDB(km *kmv1.KeyManager) bool {
 
 func buildServiceAccount(km *kmv1.KeyManager) *corev1.ServiceAccount {
 	return &corev1.ServiceAccount{
-		ObjectMeta:                   metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km, serverName)},
+		ObjectMeta:                   metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km.Name, serverName)},
 		AutomountServiceAccountToken: ptr.To(false),
 	}
 }
@@ -471,7 +473,7 @@ func migrationJobName(km *kmv1.KeyManager, rev string) string {
 }
 
 func buildMigrationJob(km *kmv1.KeyManager, rev string) *batchv1.Job {
-	labels := objectLabels(km, migrateName)
+	labels := objectLabels(km.Name, migrateName)
 	return oneShotJob(metav1.ObjectMeta{
 		Name: migrationJobName(km, rev), Namespace: km.Namespace, Labels: labels,
 		Annotations: map[string]string{annotationMigrationRevision: rev},
