@@ -79,15 +79,6 @@ func (r *HSMBackendReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	return ctrl.Result{}, err
 }
 
-func findCondition(conds []metav1.Condition, typ string) metav1.Condition {
-	for _, c := range conds {
-		if c.Type == typ {
-			return c
-		}
-	}
-	return metav1.Condition{Type: typ, Status: metav1.ConditionUnknown, Reason: kmv1.ReasonReconciling}
-}
-
 func (r *HSMBackendReconciler) converge(ctx context.Context, b *kmv1.HSMBackend, status *kmv1.HSMBackendStatus, conds conditionSet) error {
 	if err := r.reportBudget(ctx, b, status, conds); err != nil {
 		return err
