@@ -151,18 +151,20 @@ func (r *HSMBackendReconciler) ensureKeys(ctx context.Context, b *kmv1.HSMBacken
 	s := effectiveSettings(b)
 	s = withLabels(s, status.ActiveKeys.MKEKLabel, status.ActiveKeys.HMACLabel)
 	j := hsmJob{backend: b, settings: s, image: image, component: "ensure-keys", args: []string{"manage", "hsm", "ensure-keys"}}
-	if status.KeysJobHash == j.hash() {
+	// The hash renders the PKCS#11 settings and the vendor configuration: compute it once.
+	hash := j.hash()
+	if status.KeysJobHash == hash {
 		conds.set(kmv1.ConditionKeysReady, metav1.ConditionTrue, kmv1.ReasonKeysPresent,
 			fmt.Sprintf("MKEK %s and HMAC key %s present", s.mkekLabel, s.hmacLabel))
 		return nil
 	}
-	job, err := r.runJob(ctx, b, j)
+	job, err := runJob(ctx, r.Client, r.Scheme, b, j)
 	if err != nil {
 		return err
 	}
 	switch done, failed, msg := jobState(job); {
 	case done:
-		status.KeysJobHash = j.hash()
+		status.KeysJobHash = hash
 		conds.set(kmv1.ConditionKeysReady, metav1.ConditionTrue, kmv1.ReasonKeysPresent,
 			fmt.Sprintf("MKEK %s and HMAC key %s present", s.mkekLabel, s.hmacLabel))
 	case failed:
@@ -192,10 +194,6 @@ func runJob(ctx context.Context, c client.Client, scheme *runtime.Scheme, owner 
 		return nil, fmt.Errorf("creating Job %s: %w", want.Name, err)
 	}
 	return want, nil
-}
-
-func (r *HSMBackendReconciler) runJob(ctx context.Context, b *kmv1.HSMBackend, j hsmJob) (*batchv1.Job, error) {
-	return runJob(ctx, r.Client, r.Scheme, b, j)
 }
 
 // reportBudget writes the connection budget and ConnectionsAllocated; the KeyManager controller computes

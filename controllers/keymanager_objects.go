@@ -380,14 +380,7 @@ func buildPodTemplate(in kmInputs, hash string) corev1.PodTemplateSpec {
 // drain the terminating pod and its replacement hold sessions together: on the real cluster a 2-replica
 // rollout peaked at 3 pods' sessions. A StatefulSet recreates a pod only once the old one is gone, so the
 // pods never exceed the replicas and their sessions never exceed replicas × workers.
-func usesStatefulSet(km *kmv1.KeyManager) bool {
-	for _, st := range km.Spec.SecretStores {
-		if st.PKCS11 != nil {
-			return true
-		}
-	}
-	return false
-}
+func usesStatefulSet(km *kmv1.KeyManager) bool { return pkcs11Store(km) != nil }
 
 // buildDeployment is the workload of a KeyManager without an HSM: it rolls with one surge pod.
 func buildDeployment(in kmInputs, hash string) *appsv1.Deployment {
