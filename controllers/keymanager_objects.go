@@ -248,8 +248,15 @@ func dbEnv(km *kmv1.KeyManager) []corev1.EnvVar {
 	return []corev1.EnvVar{
 		{Name: envDBUser, ValueFrom: ref("username")},
 		{Name: envDBPass, ValueFrom: ref("password")},
-		{Name: envDBURL, Value: fmt.Sprintf("mysql://$(%s):$(%s)@%s:%d/%s", envDBUser, envDBPass, db.Host, db.Port, db.Name)},
+		{Name: envDBURL, Value: dbURL(km)},
 	}
+}
+
+// dbURL is km's database URL, its credentials left to the environment's $(…) expansion: it names the database
+// and nothing secret.
+func dbURL(km *kmv1.KeyManager) string {
+	db := km.Spec.Database
+	return fmt.Sprintf("mysql://$(%s):$(%s)@%s:%d/%s", envDBUser, envDBPass, db.Host, db.Port, db.Name)
 }
 
 func pinEnv(b *kmv1.HSMBackend) corev1.EnvVar {

@@ -365,7 +365,7 @@ func (r *KeyRotationReconciler) perDatabase(ctx context.Context, kr *kmv1.KeyRot
 	var jobs []*batchv1.Job
 	var running []string
 	for i := range kms {
-		url := dbEnv(&kms[i])[2].Value
+		url := dbURL(&kms[i])
 		if seen[url] {
 			continue
 		}
