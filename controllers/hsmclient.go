@@ -233,7 +233,9 @@ func hsmClientPod(b *kmv1.HSMBackend, s hsmSettings, installerImage string) hsmP
 				init.VolumeMounts = append(init.VolumeMounts, corev1.VolumeMount{Name: "hsm-bundle-ca", MountPath: bundleCADir, ReadOnly: true})
 				init.Args = append(init.Args, "--ca-file", filepath.Join(bundleCADir, "ca.crt"))
 			}
-			init.VolumeMounts = append(init.VolumeMounts, corev1.VolumeMount{Name: "tmp", MountPath: "/tmp"})
+			// The installer unpacks through the pod's /tmp (tmpVolume), which the pod already has.
+			_, tmpMount := tmpVolume()
+			init.VolumeMounts = append(init.VolumeMounts, tmpMount)
 		}
 		p.initContainers = append(p.initContainers, init)
 	}

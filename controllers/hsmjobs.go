@@ -57,6 +57,7 @@ func (j hsmJob) build(namespace, owner string) *batchv1.Job {
 	env = append(env, j.extraEnv...)
 	// The Job loads the vendor client as the servers do: the same init containers, volumes and environment.
 	client := hsmClientPod(j.backend, j.settings, j.image)
+	tmp, tmpMount := tmpVolume()
 	env = append(env, client.env...)
 	return oneShotJob(metav1.ObjectMeta{
 		Name: jobName(owner, j.component, j.hash()), Namespace: namespace, Labels: objectLabels(owner, j.component),
@@ -68,10 +69,10 @@ func (j hsmJob) build(namespace, owner string) *batchv1.Job {
 			Args:            j.args,
 			Env:             env,
 			SecurityContext: containerSecurityContext(),
-			VolumeMounts:    append([]corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}, client.mounts...),
+			VolumeMounts:    append([]corev1.VolumeMount{tmpMount}, client.mounts...),
 		}},
 		InitContainers: client.initContainers,
-		Volumes:        append([]corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}, client.volumes...),
+		Volumes:        append([]corev1.Volume{tmp}, client.volumes...),
 	})
 }
 

@@ -48,8 +48,8 @@ func (j kekJob) hash() string {
 // security contexts — so that the Job reads the KEKs and the database the way the servers do.
 func (j kekJob) build(namespace, owner string) *batchv1.Job {
 	km := j.km
-	vols := []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
-	mounts := []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}
+	tmp, tmpMount := tmpVolume()
+	vols, mounts := []corev1.Volume{tmp}, []corev1.VolumeMount{tmpMount}
 	if sc := simpleCryptoStore(km); sc != nil {
 		v, m := kekVolume(sc)
 		vols, mounts = append(vols, v), append(mounts, m)

@@ -288,11 +288,9 @@ func containerSecurityContext() *corev1.SecurityContext {
 // volumes are the server's volumes: the KEK mounted 0400 (0440 root:fsGroup once the kubelet applies fsGroup), the policy, and writable scratch space under a
 // read-only root filesystem.
 func volumes(km *kmv1.KeyManager) ([]corev1.Volume, []corev1.VolumeMount) {
-	vols := []corev1.Volume{
-		{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-	}
-	mounts := []corev1.VolumeMount{{Name: "data", MountPath: dataDir}, {Name: "tmp", MountPath: "/tmp"}}
+	tmp, tmpMount := tmpVolume()
+	vols := []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}, tmp}
+	mounts := []corev1.VolumeMount{{Name: "data", MountPath: dataDir}, tmpMount}
 	if sc := simpleCryptoStore(km); sc != nil {
 		v, m := kekVolume(sc)
 		vols, mounts = append(vols, v), append(mounts, m)
@@ -305,6 +303,12 @@ func volumes(km *kmv1.KeyManager) ([]corev1.Volume, []corev1.VolumeMount) {
 		mounts = append(mounts, corev1.VolumeMount{Name: "policy", MountPath: policyDir, ReadOnly: true})
 	}
 	return vols, mounts
+}
+
+// tmpVolume is the writable /tmp of every container the operator runs under a read-only root filesystem.
+func tmpVolume() (corev1.Volume, corev1.VolumeMount) {
+	return corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		corev1.VolumeMount{Name: "tmp", MountPath: "/tmp"}
 }
 
 // kekVolume mounts the KEK Secret's key at kekFile, mode 0400, as the server and the KEK rewrap Jobs read it.
@@ -474,6 +478,7 @@ func migrationJobName(km *kmv1.KeyManager, rev string) string {
 
 func buildMigrationJob(km *kmv1.KeyManager, rev string) *batchv1.Job {
 	labels := objectLabels(km.Name, migrateName)
+	tmp, tmpMount := tmpVolume()
 	return oneShotJob(metav1.ObjectMeta{
 		Name: migrationJobName(km, rev), Namespace: km.Namespace, Labels: labels,
 		Annotations: map[string]string{annotationMigrationRevision: rev},
@@ -488,8 +493,8 @@ func buildMigrationJob(km *kmv1.KeyManager, rev string) *batchv1.Job {
 			Args:            []string{"manage", "db", "upgrade"},
 			Env:             dbEnv(km),
 			SecurityContext: containerSecurityContext(),
-			VolumeMounts:    []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
+			VolumeMounts:    []corev1.VolumeMount{tmpMount},
 		}},
-		Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+		Volumes: []corev1.Volume{tmp},
 	})
 }
