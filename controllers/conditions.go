@@ -15,6 +15,8 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kmv1 "github.com/keymanager-io/keymanager/api/v1alpha1"
 )
 
 // conditionSet collects the conditions a reconcile computed, each stamped with the generation it was
@@ -57,6 +59,16 @@ func transitions(before, after []metav1.Condition) []transition {
 		}
 	}
 	return out
+}
+
+// findCondition is the condition of type typ in conds, or an Unknown one while it has not been computed.
+func findCondition(conds []metav1.Condition, typ string) metav1.Condition {
+	for _, c := range conds {
+		if c.Type == typ {
+			return c
+		}
+	}
+	return metav1.Condition{Type: typ, Status: metav1.ConditionUnknown, Reason: kmv1.ReasonReconciling}
 }
 
 // badNews are the condition states that get a Warning Event rather than a Normal one.

@@ -79,15 +79,6 @@ func (r *HSMBackendReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	return ctrl.Result{}, err
 }
 
-func findCondition(conds []metav1.Condition, typ string) metav1.Condition {
-	for _, c := range conds {
-		if c.Type == typ {
-			return c
-		}
-	}
-	return metav1.Condition{Type: typ, Status: metav1.ConditionUnknown, Reason: kmv1.ReasonReconciling}
-}
-
 func (r *HSMBackendReconciler) converge(ctx context.Context, b *kmv1.HSMBackend, status *kmv1.HSMBackendStatus, conds conditionSet) error {
 	if err := r.reportBudget(ctx, b, status, conds); err != nil {
 		return err
@@ -160,18 +151,20 @@ func (r *HSMBackendReconciler) ensureKeys(ctx context.Context, b *kmv1.HSMBacken
 	s := effectiveSettings(b)
 	s = withLabels(s, status.ActiveKeys.MKEKLabel, status.ActiveKeys.HMACLabel)
 	j := hsmJob{backend: b, settings: s, image: image, component: "ensure-keys", args: []string{"manage", "hsm", "ensure-keys"}}
-	if status.KeysJobHash == j.hash() {
+	// The hash renders the PKCS#11 settings and the vendor configuration: compute it once.
+	hash := j.hash()
+	if status.KeysJobHash == hash {
 		conds.set(kmv1.ConditionKeysReady, metav1.ConditionTrue, kmv1.ReasonKeysPresent,
 			fmt.Sprintf("MKEK %s and HMAC key %s present", s.mkekLabel, s.hmacLabel))
 		return nil
 	}
-	job, err := r.runJob(ctx, b, j)
+	job, err := runJob(ctx, r.Client, r.Scheme, b, j)
 	if err != nil {
 		return err
 	}
 	switch done, failed, msg := jobState(job); {
 	case done:
-		status.KeysJobHash = j.hash()
+		status.KeysJobHash = hash
 		conds.set(kmv1.ConditionKeysReady, metav1.ConditionTrue, kmv1.ReasonKeysPresent,
 			fmt.Sprintf("MKEK %s and HMAC key %s present", s.mkekLabel, s.hmacLabel))
 	case failed:
@@ -201,10 +194,6 @@ func runJob(ctx context.Context, c client.Client, scheme *runtime.Scheme, owner 
 		return nil, fmt.Errorf("creating Job %s: %w", want.Name, err)
 	}
 	return want, nil
-}
-
-func (r *HSMBackendReconciler) runJob(ctx context.Context, b *kmv1.HSMBackend, j hsmJob) (*batchv1.Job, error) {
-	return runJob(ctx, r.Client, r.Scheme, b, j)
 }
 
 // reportBudget writes the connection budget and ConnectionsAllocated; the KeyManager controller computes

@@ -148,10 +148,8 @@ func buildHSMConfigMap(b *kmv1.HSMBackend, s hsmSettings) *corev1.ConfigMap {
 		return nil
 	}
 	return &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: hsmConfigMapName(b), Namespace: b.Namespace, Labels: map[string]string{
-			labelName: "keymanager", labelInstance: b.Name, labelComponent: "hsm-client", labelManagedBy: managedBy,
-		}},
-		Data: map[string]string{layouts[b.Spec.Vendor].configFile: conf},
+		ObjectMeta: metav1.ObjectMeta{Name: hsmConfigMapName(b), Namespace: b.Namespace, Labels: objectLabels(b.Name, "hsm-client")},
+		Data:       map[string]string{layouts[b.Spec.Vendor].configFile: conf},
 	}
 }
 
@@ -235,7 +233,9 @@ func hsmClientPod(b *kmv1.HSMBackend, s hsmSettings, installerImage string) hsmP
 				init.VolumeMounts = append(init.VolumeMounts, corev1.VolumeMount{Name: "hsm-bundle-ca", MountPath: bundleCADir, ReadOnly: true})
 				init.Args = append(init.Args, "--ca-file", filepath.Join(bundleCADir, "ca.crt"))
 			}
-			init.VolumeMounts = append(init.VolumeMounts, corev1.VolumeMount{Name: "tmp", MountPath: "/tmp"})
+			// The installer unpacks through the pod's /tmp (tmpVolume), which the pod already has.
+			_, tmpMount := tmpVolume()
+			init.VolumeMounts = append(init.VolumeMounts, tmpMount)
 		}
 		p.initContainers = append(p.initContainers, init)
 	}

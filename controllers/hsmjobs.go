@@ -43,8 +43,6 @@ func (j hsmJob) hash() string {
 	return hex.EncodeToString(h.Sum(nil))[:10]
 }
 
-func (j hsmJob) name(owner string) string { return owner + "-" + j.component + "-" + j.hash() }
-
 // build renders the Job, owned by nothing yet. The PKCS#11 settings are plain environment values (they are
 // not secret); the PIN comes from the backend's Secret. One session is all a Job opens, which is what the
 // backend's reserved sessions are for.
@@ -59,12 +57,10 @@ func (j hsmJob) build(namespace, owner string) *batchv1.Job {
 	env = append(env, j.extraEnv...)
 	// The Job loads the vendor client as the servers do: the same init containers, volumes and environment.
 	client := hsmClientPod(j.backend, j.settings, j.image)
+	tmp, tmpMount := tmpVolume()
 	env = append(env, client.env...)
-	labels := map[string]string{
-		labelName: "keymanager", labelInstance: owner, labelComponent: j.component, labelManagedBy: managedBy,
-	}
 	return oneShotJob(metav1.ObjectMeta{
-		Name: j.name(owner), Namespace: namespace, Labels: labels,
+		Name: jobName(owner, j.component, j.hash()), Namespace: namespace, Labels: objectLabels(owner, j.component),
 		Annotations: map[string]string{"keymanager.io/mkek-label": j.settings.mkekLabel, "keymanager.io/hmac-label": j.settings.hmacLabel},
 	}, corev1.PodSpec{
 		Containers: []corev1.Container{{
@@ -73,10 +69,10 @@ func (j hsmJob) build(namespace, owner string) *batchv1.Job {
 			Args:            j.args,
 			Env:             env,
 			SecurityContext: containerSecurityContext(),
-			VolumeMounts:    append([]corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}, client.mounts...),
+			VolumeMounts:    append([]corev1.VolumeMount{tmpMount}, client.mounts...),
 		}},
 		InitContainers: client.initContainers,
-		Volumes:        append([]corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}, client.volumes...),
+		Volumes:        append([]corev1.Volume{tmp}, client.volumes...),
 	})
 }
 

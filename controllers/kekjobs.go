@@ -48,18 +48,15 @@ func (j kekJob) hash() string {
 // security contexts — so that the Job reads the KEKs and the database the way the servers do.
 func (j kekJob) build(namespace, owner string) *batchv1.Job {
 	km := j.km
-	vols := []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
-	mounts := []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}
+	tmp, tmpMount := tmpVolume()
+	vols, mounts := []corev1.Volume{tmp}, []corev1.VolumeMount{tmpMount}
 	if sc := simpleCryptoStore(km); sc != nil {
 		v, m := kekVolume(sc)
 		vols, mounts = append(vols, v), append(mounts, m)
 	}
 	env := append(dbEnv(km), corev1.EnvVar{Name: envKEKFile, Value: kekFile})
-	labels := map[string]string{
-		labelName: "keymanager", labelInstance: owner, labelComponent: j.component, labelManagedBy: managedBy,
-	}
 	return oneShotJob(metav1.ObjectMeta{
-		Name: owner + "-" + j.component + "-" + j.hash(), Namespace: namespace, Labels: labels,
+		Name: jobName(owner, j.component, j.hash()), Namespace: namespace, Labels: objectLabels(owner, j.component),
 		Annotations: map[string]string{"keymanager.io/keymanager": km.Name},
 	}, corev1.PodSpec{
 		NodeSelector: km.Spec.Placement.NodeSelector,
@@ -76,6 +73,9 @@ func (j kekJob) build(namespace, owner string) *batchv1.Job {
 		Volumes: vols,
 	})
 }
+
+// jobName names a Job of owner after its purpose and the hash of its input: the same input is the same Job.
+func jobName(owner, component, hash string) string { return owner + "-" + component + "-" + hash }
 
 // oneShotJob is the frame every Job of the operator shares: its pod carries the Job's labels, runs once per
 // attempt (three retries), as the non-root server user, without a service account token.

@@ -9,8 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kmv1 "github.com/keymanager-io/keymanager/api/v1alpha1"
@@ -96,14 +94,7 @@ func (r *KeyRotationReconciler) startKEK(ctx context.Context, kr *kmv1.KeyRotati
 		}
 	}
 	status.KEK = &kmv1.KEKRotationStatus{SecretName: ref.Name, Key: ref.Key, KeyManagers: names}
-	status.StartTime = ptr.To(metav1.Now())
-	if kr.Spec.DryRun {
-		status.Phase = kmv1.PhaseVerifying
-		status.Message = "dry run: counting the project keys a rotation would rewrap"
-		return nil
-	}
-	status.Phase = kmv1.PhaseGeneratingKeys
-	status.Message = fmt.Sprintf("writing a new KEK into Secret %s before the old ones", ref.Name)
+	begin(kr, status, fmt.Sprintf("writing a new KEK into Secret %s before the old ones", ref.Name))
 	return nil
 }
 

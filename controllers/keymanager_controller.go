@@ -113,29 +113,21 @@ func hasCondition(conds []metav1.Condition, typ string) bool {
 // summarizeKeyManager derives Ready: True only when migrated, available, not rolling and not degraded; else
 // the reason of the first condition in that order that is not as it should be.
 func summarizeKeyManager(conds conditionSet) {
-	find := func(t string) metav1.Condition {
-		for _, c := range *conds.conds {
-			if c.Type == t {
-				return c
-			}
-		}
-		return metav1.Condition{Status: metav1.ConditionUnknown, Reason: kmv1.ReasonReconciling}
-	}
-	if c := find(kmv1.ConditionDegraded); c.Status == metav1.ConditionTrue {
+	if c := findCondition(*conds.conds, kmv1.ConditionDegraded); c.Status == metav1.ConditionTrue {
 		conds.set(kmv1.ConditionReady, metav1.ConditionFalse, c.Reason, c.Message)
 		return
 	}
 	for _, t := range []string{kmv1.ConditionDatabaseMigrated, kmv1.ConditionAvailable} {
-		if c := find(t); c.Status != metav1.ConditionTrue {
+		if c := findCondition(*conds.conds, t); c.Status != metav1.ConditionTrue {
 			conds.set(kmv1.ConditionReady, metav1.ConditionFalse, c.Reason, c.Message)
 			return
 		}
 	}
-	if c := find(kmv1.ConditionProgressing); c.Status != metav1.ConditionFalse {
+	if c := findCondition(*conds.conds, kmv1.ConditionProgressing); c.Status != metav1.ConditionFalse {
 		conds.set(kmv1.ConditionReady, metav1.ConditionFalse, c.Reason, c.Message)
 		return
 	}
-	conds.set(kmv1.ConditionReady, metav1.ConditionTrue, kmv1.ReasonAvailable, find(kmv1.ConditionAvailable).Message)
+	conds.set(kmv1.ConditionReady, metav1.ConditionTrue, kmv1.ReasonAvailable, findCondition(*conds.conds, kmv1.ConditionAvailable).Message)
 }
 
 // converge does the work and fills status; a *problem means the user must act.
@@ -523,7 +515,7 @@ func jobState(job *batchv1.Job) (done, failed bool, message string) {
 
 func (r *KeyManagerReconciler) deleteOldMigrations(ctx context.Context, km *kmv1.KeyManager, keep string) error {
 	var jobs batchv1.JobList
-	if err := r.List(ctx, &jobs, client.InNamespace(km.Namespace), client.MatchingLabels(objectLabels(km, migrateName))); err != nil {
+	if err := r.List(ctx, &jobs, client.InNamespace(km.Namespace), client.MatchingLabels(objectLabels(km.Name, migrateName))); err != nil {
 		return fmt.Errorf("listing migration Jobs: %w", err)
 	}
 	for i := range jobs.Items {

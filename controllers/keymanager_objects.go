@@ -75,9 +75,11 @@ func selectorLabels(km *kmv1.KeyManager) map[string]string {
 	return map[string]string{labelName: "keymanager", labelInstance: km.Name, labelComponent: serverName}
 }
 
-func objectLabels(km *kmv1.KeyManager, component string) map[string]string {
+// objectLabels are the labels of what the operator creates for instance (a KeyManager, HSMBackend or
+// KeyRotation, by name): its server objects, its Jobs, its HSM client ConfigMap.
+func objectLabels(instance, component string) map[string]string {
 	return map[string]string{
-		labelName: "keymanager", labelInstance: km.Name, labelComponent: component, labelManagedBy: managedBy,
+		labelName: "keymanager", labelInstance: instance, labelComponent: component, labelManagedBy: managedBy,
 	}
 }
 
@@ -228,7 +230,7 @@ func configMapName(km *kmv1.KeyManager) string { return km.Name + "-config" }
 func buildConfigMap(in kmInputs, cfg map[string]string) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: configMapName(in.km), Namespace: in.km.Namespace, Labels: objectLabels(in.km, serverName),
+			Name: configMapName(in.km), Namespace: in.km.Namespace, Labels: objectLabels(in.km.Name, serverName),
 		},
 		Data: cfg,
 	}
@@ -246,8 +248,15 @@ func dbEnv(km *kmv1.KeyManager) []corev1.EnvVar {
 	return []corev1.EnvVar{
 		{Name: envDBUser, ValueFrom: ref("username")},
 		{Name: envDBPass, ValueFrom: ref("password")},
-		{Name: envDBURL, Value: fmt.Sprintf("mysql://$(%s):$(%s)@%s:%d/%s", envDBUser, envDBPass, db.Host, db.Port, db.Name)},
+		{Name: envDBURL, Value: dbURL(km)},
 	}
+}
+
+// dbURL is km's database URL, its credentials left to the environment's $(…) expansion: it names the database
+// and nothing secret.
+func dbURL(km *kmv1.KeyManager) string {
+	db := km.Spec.Database
+	return fmt.Sprintf("mysql://$(%s):$(%s)@%s:%d/%s", envDBUser, envDBPass, db.Host, db.Port, db.Name)
 }
 
 func pinEnv(b *kmv1.HSMBackend) corev1.EnvVar {
@@ -279,11 +288,9 @@ func containerSecurityContext() *corev1.SecurityContext {
 // volumes are the server's volumes: the KEK mounted 0400 (0440 root:fsGroup once the kubelet applies fsGroup), the policy, and writable scratch space under a
 // read-only root filesystem.
 func volumes(km *kmv1.KeyManager) ([]corev1.Volume, []corev1.VolumeMount) {
-	vols := []corev1.Volume{
-		{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-	}
-	mounts := []corev1.VolumeMount{{Name: "data", MountPath: dataDir}, {Name: "tmp", MountPath: "/tmp"}}
+	tmp, tmpMount := tmpVolume()
+	vols := []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}, tmp}
+	mounts := []corev1.VolumeMount{{Name: "data", MountPath: dataDir}, tmpMount}
 	if sc := simpleCryptoStore(km); sc != nil {
 		v, m := kekVolume(sc)
 		vols, mounts = append(vols, v), append(mounts, m)
@@ -296,6 +303,12 @@ func volumes(km *kmv1.KeyManager) ([]corev1.Volume, []corev1.VolumeMount) {
 		mounts = append(mounts, corev1.VolumeMount{Name: "policy", MountPath: policyDir, ReadOnly: true})
 	}
 	return vols, mounts
+}
+
+// tmpVolume is the writable /tmp of every container the operator runs under a read-only root filesystem.
+func tmpVolume() (corev1.Volume, corev1.VolumeMount) {
+	return corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		corev1.VolumeMount{Name: "tmp", MountPath: "/tmp"}
 }
 
 // kekVolume mounts the KEK Secret's key at kekFile, mode 0400, as the server and the KEK rewrap Jobs read it.
@@ -331,7 +344,7 @@ func buildPodTemplate(in kmInputs, hash string) corev1.PodTemplateSpec {
 	pl := km.Spec.Placement
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{
-			Labels:      objectLabels(km, serverName),
+			Labels:      objectLabels(km.Name, serverName),
 			Annotations: map[string]string{annotationConfigHash: hash},
 		},
 		Spec: corev1.PodSpec{
@@ -378,20 +391,13 @@ func buildPodTemplate(in kmInputs, hash string) corev1.PodTemplateSpec {
 // drain the terminating pod and its replacement hold sessions together: on the real cluster a 2-replica
 // rollout peaked at 3 pods' sessions. A StatefulSet recreates a pod only once the old one is gone, so the
 // pods never exceed the replicas and their sessions never exceed replicas × workers.
-func usesStatefulSet(km *kmv1.KeyManager) bool {
-	for _, st := range km.Spec.SecretStores {
-		if st.PKCS11 != nil {
-			return true
-		}
-	}
-	return false
-}
+func usesStatefulSet(km *kmv1.KeyManager) bool { return pkcs11Store(km) != nil }
 
 // buildDeployment is the workload of a KeyManager without an HSM: it rolls with one surge pod.
 func buildDeployment(in kmInputs, hash string) *appsv1.Deployment {
 	km := in.km
 	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km, serverName)},
+		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km.Name, serverName)},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(ptr.Deref(km.Spec.Replicas, 2)),
 			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(km)},
@@ -408,7 +414,7 @@ func buildDeployment(in kmInputs, hash string) *appsv1.Deployment {
 func buildStatefulSet(in kmInputs, hash string) *appsv1.StatefulSet {
 	km := in.km
 	return &appsv1.StatefulSet{
-		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km, serverName)},
+		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km.Name, serverName)},
 		Spec: appsv1.StatefulSetSpec{
 			Replicas:            ptr.To(ptr.Deref(km.Spec.Replicas, 2)),
 			Selector:            &metav1.LabelSelector{MatchLabels: selectorLabels(km)},
@@ -424,7 +430,7 @@ func buildStatefulSet(in kmInputs, hash string) *appsv1.StatefulSet {
 
 func buildService(km *kmv1.KeyManager) *corev1.Service {
 	return &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km, serverName), Annotations: km.Spec.Service.Annotations},
+		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km.Name, serverName), Annotations: km.Spec.Service.Annotations},
 		Spec: corev1.ServiceSpec{
 			Type:     km.Spec.Service.Type,
 			Selector: selectorLabels(km),
@@ -437,7 +443,7 @@ func buildService(km *kmv1.KeyManager) *corev1.Service {
 
 func buildPDB(km *kmv1.KeyManager) *policyv1.PodDisruptionBudget {
 	return &policyv1.PodDisruptionBudget{
-		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km, serverName)},
+		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km.Name, serverName)},
 		Spec: policyv1.PodDisruptionBudgetSpec{
 			Selector:       &metav1.LabelSelector{MatchLabels: selectorLabels(km)},
 			MaxUnavailable: ptr.To(ptr.Deref(km.Spec.PodDisruptionBudget.MaxUnavailable, intstr.FromInt32(1))),
@@ -453,7 +459,7 @@ func wantPDB(km *kmv1.KeyManager) bool {
 
 func buildServiceAccount(km *kmv1.KeyManager) *corev1.ServiceAccount {
 	return &corev1.ServiceAccount{
-		ObjectMeta:                   metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km, serverName)},
+		ObjectMeta:                   metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km.Name, serverName)},
 		AutomountServiceAccountToken: ptr.To(false),
 	}
 }
@@ -471,7 +477,8 @@ func migrationJobName(km *kmv1.KeyManager, rev string) string {
 }
 
 func buildMigrationJob(km *kmv1.KeyManager, rev string) *batchv1.Job {
-	labels := objectLabels(km, migrateName)
+	labels := objectLabels(km.Name, migrateName)
+	tmp, tmpMount := tmpVolume()
 	return oneShotJob(metav1.ObjectMeta{
 		Name: migrationJobName(km, rev), Namespace: km.Namespace, Labels: labels,
 		Annotations: map[string]string{annotationMigrationRevision: rev},
@@ -486,8 +493,8 @@ func buildMigrationJob(km *kmv1.KeyManager, rev string) *batchv1.Job {
 			Args:            []string{"manage", "db", "upgrade"},
 			Env:             dbEnv(km),
 			SecurityContext: containerSecurityContext(),
-			VolumeMounts:    []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
+			VolumeMounts:    []corev1.VolumeMount{tmpMount},
 		}},
-		Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+		Volumes: []corev1.Volume{tmp},
 	})
 }

@@ -160,15 +160,20 @@ func (r *KeyRotationReconciler) start(ctx context.Context, kr *kmv1.KeyRotation,
 		return &problem{message: fmt.Sprintf("the new labels %s/%s reuse an active one (%s/%s)", next.MKEKLabel, next.HMACLabel, old.MKEKLabel, old.HMACLabel)}
 	}
 	status.OldKeys, status.NewKeys = &old, &next
+	begin(kr, status, fmt.Sprintf("generating MKEK %s and HMAC key %s", next.MKEKLabel, next.HMACLabel))
+	return nil
+}
+
+// begin starts a rotation that took its target: at GeneratingKeys with generating as its message, or for a
+// dry run straight at Verifying, which only counts.
+func begin(kr *kmv1.KeyRotation, status *kmv1.KeyRotationStatus, generating string) {
 	status.StartTime = ptr.To(metav1.Now())
 	if kr.Spec.DryRun {
 		status.Phase = kmv1.PhaseVerifying
 		status.Message = "dry run: counting the project keys a rotation would rewrap"
-		return nil
+		return
 	}
-	status.Phase = kmv1.PhaseGeneratingKeys
-	status.Message = fmt.Sprintf("generating MKEK %s and HMAC key %s", next.MKEKLabel, next.HMACLabel)
-	return nil
+	status.Phase, status.Message = kmv1.PhaseGeneratingKeys, generating
 }
 
 // waitFor says what kr waits for among the other rotations of its target (what names it): one that is
@@ -360,7 +365,7 @@ func (r *KeyRotationReconciler) perDatabase(ctx context.Context, kr *kmv1.KeyRot
 	var jobs []*batchv1.Job
 	var running []string
 	for i := range kms {
-		url := dbEnv(&kms[i])[2].Value
+		url := dbURL(&kms[i])
 		if seen[url] {
 			continue
 		}
