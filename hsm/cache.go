@@ -29,7 +29,7 @@ type pkekCache struct {
 	entries map[string]*pkekEntry
 	order   *list.List // of *pkekEntry, oldest first
 
-	hits, misses, evictions atomic.Int64
+	hits, misses atomic.Int64
 }
 
 type pkekEntry struct {
@@ -119,7 +119,6 @@ func (c *pkekCache) done(e *pkekEntry, s *Session) {
 // evictLocked takes e out of the cache and returns it when the caller must destroy it now (nobody uses it).
 func (c *pkekCache) evictLocked(e *pkekEntry) *pkekEntry {
 	c.removeLocked(e)
-	c.evictions.Add(1)
 	if e.users > 0 {
 		return nil
 	}
@@ -171,14 +170,14 @@ func appendEntry(list []*pkekEntry, e *pkekEntry) []*pkekEntry {
 
 // CacheStats are the pKEK cache's figures for metrics.
 type CacheStats struct {
-	Entries                 int
-	Hits, Misses, Evictions int64
+	Entries      int
+	Hits, Misses int64
 }
 
 // CacheStats reports the pKEK cache's figures.
 func (m *Module) CacheStats() CacheStats {
 	c := m.cache
-	return CacheStats{Entries: c.len(), Hits: c.hits.Load(), Misses: c.misses.Load(), Evictions: c.evictions.Load()}
+	return CacheStats{Entries: c.len(), Hits: c.hits.Load(), Misses: c.misses.Load()}
 }
 
 // ForgetPKEK evicts the unwrapped pKEK cached under id and destroys it in the HSM when unused.

@@ -156,17 +156,6 @@ func (m *Module) generateMaster(ctx context.Context, spec MasterKeySpec, wrappin
 	})
 }
 
-// GenerateRandom returns n bytes from the token's random number generator.
-func (m *Module) GenerateRandom(ctx context.Context, n int) ([]byte, error) {
-	var out []byte
-	err := m.Do(ctx, "generate_random", func(s *Session) error {
-		var err error
-		out, err = s.random(n)
-		return err
-	})
-	return out, err
-}
-
 func (s *Session) random(n int) ([]byte, error) {
 	var out []byte
 	err := s.call(func(ctx *pkcs11.Ctx, h pkcs11.SessionHandle) error {

@@ -126,7 +126,7 @@ func Open(ctx context.Context, cfg Config) (*Module, error) {
 	// One session proves the token is there and the PIN is right (it stays in the pool); the random number
 	// generator is seeded if asked and checked, as Barbican checks it at start.
 	if err := m.Do(ctx, "open", func(s *Session) error { return s.checkRandom(cfg.Seed) }); err != nil {
-		m.pool.closeAll()
+		m.pool.closeIdle()
 		_ = lib.release() // the error that stopped Open is the one to report
 		return nil, err
 	}

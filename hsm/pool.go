@@ -230,9 +230,6 @@ func (p *pool) closeIdle() {
 	}
 }
 
-// closeAll closes the idle sessions, for an Open that fails.
-func (p *pool) closeAll() { p.closeIdle() }
-
 // close stops new acquisitions, wakes the waiters, waits for the sessions in use to come back (the library
 // must not be finalised under a running call) and closes them all.
 func (p *pool) close() {

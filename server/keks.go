@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -179,17 +180,13 @@ func (p *plugins) Close() error {
 	return p.p11.Module().Close()
 }
 
-// usesSimpleCrypto reports whether the configuration has a simple_crypto store (no store configured means one).
-func usesSimpleCrypto(cfg config.Config) bool {
+// storesUse reports whether a configured secret store uses the crypto plugin named entryPoint; without stores
+// configured there is one, of simple_crypto.
+func storesUse(cfg config.Config, entryPoint string) bool {
 	if len(cfg.SecretStores.Stores) == 0 {
-		return true
+		return entryPoint == simplecrypto.EntryPoint
 	}
-	for _, s := range cfg.SecretStores.Stores {
-		if s.CryptoPlugin == "simple_crypto" {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(cfg.SecretStores.Stores, func(s config.SecretStore) bool { return s.CryptoPlugin == entryPoint })
 }
 
 // cryptoPlugins builds the crypto plugins of the configured stores after checking that they fit the data already
@@ -201,7 +198,8 @@ func cryptoPlugins(ctx context.Context, cfg config.Config, db *store.DB, log *sl
 	if err != nil {
 		return nil, fmt.Errorf("checking the project KEKs: %w", err)
 	}
-	configured := map[string]bool{simplecrypto.ClassPath: usesSimpleCrypto(cfg), p11crypto.ClassPath: wantsP11(cfg)}
+	configured := map[string]bool{simplecrypto.ClassPath: storesUse(cfg, simplecrypto.EntryPoint),
+		p11crypto.ClassPath: storesUse(cfg, p11crypto.EntryPoint)}
 	if err := refuseUnconfiguredPlugins(census, configured); err != nil {
 		return nil, err
 	}

@@ -17,16 +17,6 @@ import (
 	"github.com/keymanager-io/keymanager/server/store"
 )
 
-// wantsP11 reports whether a configured secret store uses the p11_crypto plugin.
-func wantsP11(cfg config.Config) bool {
-	for _, s := range cfg.SecretStores.Stores {
-		if s.CryptoPlugin == p11crypto.EntryPoint {
-			return true
-		}
-	}
-	return false
-}
-
 // OpenHSM opens the configured PKCS#11 token with observe as the latency hook (nil for none).
 func OpenHSM(ctx context.Context, p config.P11, observe func(string, time.Duration, error)) (*hsm.Module, error) {
 	mc, err := p.Module()

@@ -9,6 +9,7 @@ import (
 	"github.com/keymanager-io/keymanager/server/config"
 	"github.com/keymanager-io/keymanager/server/crypto"
 	"github.com/keymanager-io/keymanager/server/crypto/p11crypto"
+	"github.com/keymanager-io/keymanager/server/crypto/simplecrypto"
 	"github.com/keymanager-io/keymanager/server/crypto/storecrypto"
 	"github.com/keymanager-io/keymanager/server/store"
 )
@@ -41,7 +42,7 @@ func newSecretStores(cfg config.Config, db *store.DB, plugins *plugins) (*storec
 		}
 		var plugin crypto.Plugin
 		switch {
-		case s.CryptoPlugin == "simple_crypto" && plugins.simple != nil:
+		case s.CryptoPlugin == simplecrypto.EntryPoint && plugins.simple != nil:
 			plugin = plugins.simple
 		case s.CryptoPlugin == p11crypto.EntryPoint && plugins.p11 != nil:
 			plugin = plugins.p11

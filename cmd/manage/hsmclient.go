@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -87,9 +86,9 @@ func secretFrom(file, env string) (string, error) {
 	if file == "" {
 		return os.Getenv(env), nil
 	}
-	b, err := os.ReadFile(file)
+	s, err := config.ReadSecretFile(file)
 	if err != nil {
 		return "", fmt.Errorf("reading credential file: %w", err)
 	}
-	return strings.TrimRight(string(b), "\r\n"), nil
+	return s, nil
 }

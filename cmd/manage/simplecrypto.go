@@ -79,10 +79,11 @@ func rewrapSimpleCrypto(cmd *cobra.Command, cfg config.Config, mode rewrapMode) 
 	}
 	defer db.Close()
 	var todo []store.KEKMeta
-	if err := eachKEKMeta(cmd, db, func(r store.KEKMeta) {
+	if err := db.EachKEKMeta(ctx, simplecrypto.ClassPath, func(r store.KEKMeta) error {
 		if !plugin.WrappedByActiveKEK(r.PluginMeta) {
 			todo = append(todo, r)
 		}
+		return nil
 	}); err != nil {
 		return err
 	}
@@ -110,10 +111,11 @@ func rewrapSimpleCrypto(cmd *cobra.Command, cfg config.Config, mode rewrapMode) 
 		progress(done+failed+skipped, len(todo))
 	}
 	remaining := 0
-	if err := eachKEKMeta(cmd, db, func(r store.KEKMeta) {
+	if err := db.EachKEKMeta(ctx, simplecrypto.ClassPath, func(r store.KEKMeta) error {
 		if !plugin.WrappedByActiveKEK(r.PluginMeta) {
 			remaining++
 		}
+		return nil
 	}); err != nil {
 		return err
 	}
@@ -133,24 +135,6 @@ func rewrapSimpleCrypto(cmd *cobra.Command, cfg config.Config, mode rewrapMode) 
 		return errors.New("project KEKs remain under other KEKs; run the command again")
 	}
 	return nil
-}
-
-// eachKEKMeta calls fn with every bound simple_crypto kek_data row.
-func eachKEKMeta(cmd *cobra.Command, db *store.DB, fn func(store.KEKMeta)) error {
-	after := ""
-	for {
-		rows, err := db.KEKMetas(cmd.Context(), simplecrypto.ClassPath, after, 500)
-		if err != nil {
-			return err
-		}
-		for _, r := range rows {
-			fn(r)
-		}
-		if len(rows) < 500 {
-			return nil
-		}
-		after = rows[len(rows)-1].ID
-	}
 }
 
 // rewrapMode is how a rewrap command runs: dryRun changes nothing, verify also fails while any row remains

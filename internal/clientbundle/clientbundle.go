@@ -75,15 +75,10 @@ func Install(ctx context.Context, o Options) error {
 	}
 	defer func() { tmp.Close(); os.Remove(tmp.Name()) }()
 
-	if err := download(ctx, u, o, tmp); err != nil {
-		return err
-	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
+	// Hashed as it is written, so the archive is read back only to unpack it, once the digest matched.
 	h := sha256.New()
-	if _, err := io.Copy(h, tmp); err != nil {
-		return fmt.Errorf("hashing the bundle: %w", err)
+	if err := download(ctx, u, o, io.MultiWriter(tmp, h)); err != nil {
+		return err
 	}
 	if got := h.Sum(nil); !strings.EqualFold(hex.EncodeToString(got), o.SHA256) {
 		return fmt.Errorf("the bundle's sha256 is %x, not the expected %s: refusing to install it", got, o.SHA256)

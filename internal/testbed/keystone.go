@@ -1,7 +1,6 @@
 package testbed
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -35,8 +34,7 @@ const (
 // Keystone is the running test Keystone.
 type Keystone struct {
 	// URL is its identity endpoint, http://127.0.0.1:PORT/v3.
-	URL    string
-	Script string
+	URL string
 }
 
 var keystoneStart struct {
@@ -64,7 +62,7 @@ func StartKeystone(t testing.TB) *Keystone {
 		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 		keystoneStart.url = strings.TrimSpace(lines[len(lines)-1])
 	}
-	return &Keystone{URL: keystoneStart.url, Script: script}
+	return &Keystone{URL: keystoneStart.url}
 }
 
 func (k *Keystone) identity(t testing.TB) *gophercloud.ServiceClient {
@@ -167,14 +165,6 @@ func (p *CountingProxy) Validations() int64 { return p.validations.Load() }
 
 // Close stops the proxy: Keystone is then unreachable through it.
 func (p *CountingProxy) Close() { p.srv.Close() }
-
-// SetEndpoint points the catalog's key-manager service at url.
-func (k *Keystone) SetEndpoint(t testing.TB, url string) {
-	t.Helper()
-	if out, err := runScript(k.Script, "", "endpoint", url); err != nil {
-		t.Fatalf("%s endpoint %s: %v\n%s", k.Script, url, err, bytes.TrimSpace(out))
-	}
-}
 
 // EnvAMQPURL names RabbitMQ, where the test Keystone publishes its notifications.
 const EnvAMQPURL = "KEYMANAGER_TEST_AMQP_URL"

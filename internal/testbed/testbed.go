@@ -134,23 +134,15 @@ func Python(t testing.TB, modules ...string) string {
 	return py
 }
 
-// Command returns the path of the program name, which the Debian package pkg installs (hack/test-deps.sh
-// installs it): xorriso, to make real ISO 9660 images.
-func Command(t testing.TB, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		err = fmt.Errorf("%w (apt-get install -y %s)", err, pkg)
-	}
-	Require(t, name, err)
-	return p
-}
-
 // MakeISO has xorriso (Debian's) make an ISO 9660 image of the directory root with the given mkisofs options
 // (-R for Rock Ridge, -J for Joliet, --norock for neither) and returns it.
 func MakeISO(t testing.TB, root string, options ...string) []byte {
 	t.Helper()
-	xorriso := Command(t, "xorriso", "xorriso")
+	xorriso, err := exec.LookPath("xorriso")
+	if err != nil {
+		err = fmt.Errorf("%w (apt-get install -y xorriso)", err)
+	}
+	Require(t, "xorriso", err)
 	out := filepath.Join(t.TempDir(), "image.iso")
 	args := append([]string{"-as", "mkisofs", "-quiet", "-no-pad", "-o", out}, options...)
 	if b, err := exec.CommandContext(context.Background(), xorriso, append(args, root)...).CombinedOutput(); err != nil {

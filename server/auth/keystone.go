@@ -27,12 +27,10 @@ type KeystoneConfig struct {
 	WWWAuthenticateURI string
 
 	Username          string
-	UserID            string
 	Password          string
 	UserDomainName    string
 	UserDomainID      string
 	ProjectName       string
-	ProjectID         string
 	ProjectDomainName string
 	ProjectDomainID   string
 
@@ -83,14 +81,14 @@ func NewKeystone(cfg KeystoneConfig) (*Keystone, error) {
 	if !strings.HasPrefix(cfg.AuthURL, "http://") && !strings.HasPrefix(cfg.AuthURL, "https://") {
 		return nil, fmt.Errorf("keystone: auth URL %q: want an http:// or https:// URL", cfg.AuthURL)
 	}
-	if cfg.Username == "" && cfg.UserID == "" {
+	if cfg.Username == "" {
 		return nil, errors.New("keystone: no service user (--keystone-username, or [keystone_authtoken] username)")
 	}
 	if cfg.Password == "" {
 		return nil, errors.New("keystone: no service user password (--keystone-password-file or KEYMANAGER_KEYSTONE_PASSWORD, " +
 			"or [keystone_authtoken] password)")
 	}
-	if cfg.ProjectName == "" && cfg.ProjectID == "" {
+	if cfg.ProjectName == "" {
 		return nil, errors.New("keystone: no service project (--keystone-project-name, or [keystone_authtoken] project_name)")
 	}
 	if cfg.CacheSize == 0 {
@@ -130,7 +128,6 @@ func NewKeystone(cfg KeystoneConfig) (*Keystone, error) {
 		opts: gophercloud.AuthOptions{
 			IdentityEndpoint: cfg.AuthURL,
 			Username:         cfg.Username,
-			UserID:           cfg.UserID,
 			Password:         cfg.Password,
 			DomainName:       cfg.UserDomainName,
 			DomainID:         cfg.UserDomainID,
@@ -138,7 +135,6 @@ func NewKeystone(cfg KeystoneConfig) (*Keystone, error) {
 			AllowReauth: true,
 			Scope: &gophercloud.AuthScope{
 				ProjectName: cfg.ProjectName,
-				ProjectID:   cfg.ProjectID,
 				DomainName:  cfg.ProjectDomainName,
 				DomainID:    cfg.ProjectDomainID,
 			},
@@ -150,13 +146,6 @@ func NewKeystone(cfg KeystoneConfig) (*Keystone, error) {
 	}
 	if k.opts.Scope.DomainID != "" {
 		k.opts.Scope.DomainName = ""
-	}
-	if k.opts.Scope.ProjectID != "" {
-		// Keystone refuses a scope naming a project both by id and by domain.
-		k.opts.Scope.DomainName, k.opts.Scope.DomainID = "", ""
-	}
-	if k.opts.UserID != "" {
-		k.opts.DomainName, k.opts.DomainID = "", ""
 	}
 	return k, nil
 }
@@ -349,7 +338,7 @@ func (k *Keystone) client(ctx context.Context) (*gophercloud.ServiceClient, erro
 	if err := openstack.Authenticate(ctx, provider, k.opts); err != nil {
 		// The password is not in gophercloud's errors; the user name helps find a misconfiguration.
 		return nil, fmt.Errorf("logging in to Keystone %s as service user %s: %w", k.cfg.AuthURL,
-			k.cfg.Username+k.cfg.UserID, err)
+			k.cfg.Username, err)
 	}
 	identity, err := openstack.NewIdentityV3(provider, gophercloud.EndpointOpts{})
 	if err != nil {

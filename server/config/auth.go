@@ -74,6 +74,16 @@ func (s Secret) String() string {
 // GoString implements fmt.GoStringer.
 func (s Secret) GoString() string { return s.String() }
 
+// ReadSecretFile reads a credential (a PIN, a password) from a file; a trailing newline is the file's, not the
+// credential's.
+func ReadSecretFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
 // EnvKeystonePassword is the environment variable holding the Keystone service user's password: a password does
 // not belong on a command line, so it has no flag (--keystone-password-file names a file instead).
 const EnvKeystonePassword = EnvPrefix + "KEYSTONE_PASSWORD"
@@ -173,11 +183,11 @@ func (c *Config) applyKeystoneAuthtoken(fs *pflag.FlagSet, sec SectionValues, pa
 func (c *Config) resolveKeystonePassword(lookup func(string) (string, bool)) error {
 	k := &c.Auth.Keystone
 	if k.PasswordFile != "" {
-		b, err := os.ReadFile(k.PasswordFile)
+		p, err := ReadSecretFile(k.PasswordFile)
 		if err != nil {
 			return fmt.Errorf("--keystone-password-file: %w", err)
 		}
-		k.Password = Secret(strings.TrimRight(string(b), "\r\n"))
+		k.Password = Secret(p)
 		return nil
 	}
 	if v, ok := lookup(EnvKeystonePassword); ok && v != "" {

@@ -153,12 +153,11 @@ func (c *P11) ResolvePIN(lookup func(string) (string, bool), confPIN, confPath s
 	case inEnv:
 		c.PIN, c.PINSource = hsm.PIN(env), EnvP11PIN
 	case c.PINFile != "":
-		b, err := os.ReadFile(c.PINFile)
+		pin, err := ReadSecretFile(c.PINFile)
 		if err != nil {
 			return fmt.Errorf("--p11-login-pin-file: %w", err)
 		}
-		// A trailing newline is the file's, not the PIN's.
-		c.PIN, c.PINSource = hsm.PIN(strings.TrimRight(string(b), "\r\n")), c.PINFile
+		c.PIN, c.PINSource = hsm.PIN(pin), c.PINFile
 	case confPIN != "":
 		c.PIN, c.PINSource = hsm.PIN(confPIN), "[p11_crypto_plugin] login of "+confPath
 	}

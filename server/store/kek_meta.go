@@ -12,18 +12,32 @@ type KEKMeta struct {
 	PluginMeta string `gorm:"column:plugin_meta"`
 }
 
-// KEKMetas returns the id and plugin_meta of every bound kek_data row of a crypto plugin, soft-deleted ones
-// included (their secrets may still be read), in id order after afterID, at most limit rows: a caller pages
-// through the whole table with the last id it saw.
-func (db *DB) KEKMetas(ctx context.Context, pluginName, afterID string, limit int) ([]KEKMeta, error) {
-	var out []KEKMeta
-	err := db.reader.WithContext(ctx).Model(&KEKDatum{}).Select("id", "plugin_meta").
-		Where("plugin_name = ? AND id > ? AND plugin_meta IS NOT NULL AND plugin_meta <> ''", pluginName, afterID).
-		Order("id").Limit(limit).Find(&out).Error
-	if err != nil {
-		return nil, fmt.Errorf("list project KEKs of %s: %w", pluginName, classify(err))
+// kekMetaPage is how many kek_data rows EachKEKMeta reads at once.
+const kekMetaPage = 500
+
+// EachKEKMeta calls fn with the id and plugin_meta of every bound kek_data row of a crypto plugin, soft-deleted
+// ones included (their secrets may still be read), in id order, reading a page of rows at a time; an error from
+// fn stops the walk.
+func (db *DB) EachKEKMeta(ctx context.Context, pluginName string, fn func(KEKMeta) error) error {
+	after := ""
+	for {
+		var rows []KEKMeta
+		err := db.reader.WithContext(ctx).Model(&KEKDatum{}).Select("id", "plugin_meta").
+			Where("plugin_name = ? AND id > ? AND plugin_meta IS NOT NULL AND plugin_meta <> ''", pluginName, after).
+			Order("id").Limit(kekMetaPage).Find(&rows).Error
+		if err != nil {
+			return fmt.Errorf("list project KEKs of %s: %w", pluginName, classify(err))
+		}
+		for _, r := range rows {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(rows) < kekMetaPage {
+			return nil
+		}
+		after = rows[len(rows)-1].ID
 	}
-	return out, nil
 }
 
 // ReplaceKEKMeta sets a kek_data row's plugin_meta to next if it still is prev, and reports whether it was:

@@ -49,10 +49,10 @@ func onConfiguredLabels(w hsm.WrappedKey, s hsm.Settings) bool {
 // again finishes the work. Unlike the reference, failures are counted, not swallowed.
 func Rewrap(ctx context.Context, db *store.DB, p *Plugin, opts RewrapOptions) (RewrapResult, error) {
 	var res RewrapResult
-	var todo []store.KEKMeta
+	var todo []rewrapItem
 	err := EachWrapped(ctx, db, func(row store.KEKMeta, w hsm.WrappedKey, err error) error {
 		if err != nil || !onConfiguredLabels(w, p.settings) {
-			todo = append(todo, row)
+			todo = append(todo, rewrapItem{row, w, err})
 		}
 		return nil
 	})
@@ -61,19 +61,19 @@ func Rewrap(ctx context.Context, db *store.DB, p *Plugin, opts RewrapOptions) (R
 	}
 	res.Total = len(todo)
 	workers := max(opts.Workers, 1)
-	rows := make(chan store.KEKMeta)
+	rows := make(chan rewrapItem)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			for row := range rows {
-				rewrapped, err := rewrapRow(ctx, db, p, row, opts.DryRun)
+			for item := range rows {
+				rewrapped, err := rewrapRow(ctx, db, p, item, opts.DryRun)
 				mu.Lock()
 				switch {
 				case err != nil:
 					res.Failed++
 					if opts.Failed != nil {
-						opts.Failed(row.ID, err)
+						opts.Failed(item.row.ID, err)
 					}
 				case rewrapped:
 					res.Rewrapped++
@@ -101,15 +101,22 @@ feed:
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	res.Remaining, err = remaining(ctx, db, p.settings)
+	res.Remaining, err = Remaining(ctx, db, p)
 	return res, err
 }
 
+// rewrapItem is a row to rewrap with its plugin_meta as EachWrapped decoded it (or the decoding error).
+type rewrapItem struct {
+	row store.KEKMeta
+	w   hsm.WrappedKey
+	err error
+}
+
 // rewrapRow rewraps one row and reports whether it replaced it.
-func rewrapRow(ctx context.Context, db *store.DB, p *Plugin, row store.KEKMeta, dryRun bool) (bool, error) {
-	w, err := decodePluginMeta(row.PluginMeta)
-	if err != nil {
-		return false, err
+func rewrapRow(ctx context.Context, db *store.DB, p *Plugin, item rewrapItem, dryRun bool) (bool, error) {
+	row, w := item.row, item.w
+	if item.err != nil {
+		return false, item.err
 	}
 	if dryRun {
 		return true, p.module.CheckPKEK(ctx, w, p.settings)
@@ -136,13 +143,9 @@ func rewrapRow(ctx context.Context, db *store.DB, p *Plugin, row store.KEKMeta, 
 
 // Remaining counts the p11_crypto project KEKs not under the configured labels (unreadable rows included).
 func Remaining(ctx context.Context, db *store.DB, p *Plugin) (int, error) {
-	return remaining(ctx, db, p.settings)
-}
-
-func remaining(ctx context.Context, db *store.DB, s hsm.Settings) (int, error) {
 	n := 0
 	err := EachWrapped(ctx, db, func(_ store.KEKMeta, w hsm.WrappedKey, err error) error {
-		if err != nil || !onConfiguredLabels(w, s) {
+		if err != nil || !onConfiguredLabels(w, p.settings) {
 			n++
 		}
 		return nil

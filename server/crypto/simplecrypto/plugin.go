@@ -19,6 +19,9 @@ import (
 // ClassPath is the kek_data.plugin_name Barbican records for simple_crypto.
 const ClassPath = "barbican.plugin.crypto.simple_crypto.SimpleCryptoPlugin"
 
+// EntryPoint is the plugin's name in barbican.conf and secret_stores.crypto_plugin.
+const EntryPoint = "simple_crypto"
+
 // Defaults for Options.
 const (
 	DefaultName      = "Software Only Crypto"
@@ -78,7 +81,7 @@ func New(keks []Key, opts Options) (*Plugin, error) {
 func (p *Plugin) ClassPath() string { return ClassPath }
 
 // EntryPoint implements crypto.Plugin.
-func (p *Plugin) EntryPoint() string { return "simple_crypto" }
+func (p *Plugin) EntryPoint() string { return EntryPoint }
 
 // Name implements crypto.Plugin.
 func (p *Plugin) Name() string { return p.name }
