@@ -118,7 +118,14 @@ func loadKEKs(cfg config.Config, log *slog.Logger, db *store.DB, existing store.
 }
 
 // checkKEKs unwraps a sample of the plugin's project KEKs with the configured master keys and refuses to start
-// when any fails: a wrong or incomplete KEK list would otherwise surface as a 500 on every old secret.
+// when the configuration is wrong: a wrong or incomplete KEK list, or a wrong token or HMAC setting, would
+// otherwise surface as a 500 on every old secret.
+//
+// A row that fails while another sampled row naming the same master keys passes (crypto.MasterKeyNamer) is
+// damaged on its own, not misconfigured: it is reported and the server starts. Refusing there would let one
+// corrupt row stop every pod that restarts — a rollout or a key rotation would never complete — and would
+// recover nothing, since that row's secrets cannot be read whatever the server does. simple_crypto rows do not
+// say which KEK wrapped them, so there any failure may be a retired KEK left out, and it refuses.
 func checkKEKs(ctx context.Context, db *store.DB, plugin crypto.Plugin, log *slog.Logger) error {
 	checker, ok := plugin.(crypto.KEKChecker)
 	if !ok {
@@ -128,7 +135,12 @@ func checkKEKs(ctx context.Context, db *store.DB, plugin crypto.Plugin, log *slo
 	if err != nil {
 		return fmt.Errorf("checking the configured KEKs: %w", err)
 	}
-	var failed, causes []string
+	type failure struct {
+		id, masterKeys, cause string
+	}
+	var failures []failure
+	working := map[string]bool{} // master keys that unwrap at least one sampled row
+	namer, _ := plugin.(crypto.MasterKeyNamer)
 	for i := range sample {
 		row := &sample[i]
 		kek := crypto.KEK{ID: row.ID, BindCompleted: row.BindCompleted}
@@ -138,13 +150,29 @@ func checkKEKs(ctx context.Context, db *store.DB, plugin crypto.Plugin, log *slo
 		if row.PluginMeta != nil {
 			kek.PluginMeta = *row.PluginMeta
 		}
+		var masterKeys string
+		if namer != nil {
+			masterKeys, _ = namer.MasterKeysOf(kek)
+		}
 		if err := checker.CheckKEK(ctx, kek); err != nil {
 			if !errors.Is(err, crypto.ErrKEKUnwrap) {
 				return fmt.Errorf("checking project KEK %s: %w", row.ID, err)
 			}
-			failed = append(failed, row.ID)
-			causes = append(causes, err.Error())
+			failures = append(failures, failure{id: row.ID, masterKeys: masterKeys, cause: err.Error()})
+			continue
 		}
+		if masterKeys != "" {
+			working[masterKeys] = true
+		}
+	}
+	var failed, causes, damaged []string
+	for _, f := range failures {
+		if f.masterKeys != "" && working[f.masterKeys] {
+			damaged = append(damaged, f.id)
+			continue
+		}
+		failed = append(failed, f.id)
+		causes = append(causes, f.cause)
 	}
 	if len(failed) > 0 && plugin.ClassPath() == p11crypto.ClassPath {
 		return fmt.Errorf("the HSM does not unwrap %d of %d sampled p11_crypto project KEKs (kek_data ids %s): %s. "+
@@ -158,9 +186,15 @@ func checkKEKs(ctx context.Context, db *store.DB, plugin crypto.Plugin, log *slo
 			"([simple_crypto_plugin] kek, active first, retired ones after it). Refusing to start",
 			plugin.Name(), len(failed), len(sample), strings.Join(failed, ", "))
 	}
-	if len(sample) > 0 {
+	if len(damaged) > 0 {
+		log.Error("project KEKs are damaged: they fail under master keys that unwrap other project KEKs, so the "+
+			"configuration is right and these rows are not; the secrets of their projects cannot be read. Restore "+
+			"the rows' plugin_meta from a backup", slog.String("plugin", plugin.Name()),
+			slog.String("kek_data_ids", strings.Join(damaged, ", ")), slog.Int("sampled", len(sample)))
+	}
+	if len(sample) > len(damaged) {
 		log.Info("the configured KEKs unwrap the sampled project KEKs", slog.String("plugin", plugin.Name()),
-			slog.Int("sampled", len(sample)))
+			slog.Int("sampled", len(sample)), slog.Int("damaged", len(damaged)))
 	}
 	return nil
 }

@@ -407,3 +407,62 @@ func TestP11BesideSimpleCrypto(t *testing.T) {
 		t.Errorf("the software secret: %d %q", w.Code, w.Body)
 	}
 }
+
+// TestP11DamagedRowDoesNotStopTheServer damages one project's KEK row: the start-time check, seeing another
+// row under the same master keys unwrap, reports the row and starts (one corrupt row must not stop every pod
+// that restarts, a key rotation's rollout included); with every sampled row failing it still refuses.
+func TestP11DamagedRowDoesNotStopTheServer(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, dbURL string) {
+		cfg := softHSM2Store(t, testConfig(t))
+		cfg.DBURL = dbURL
+		raw := rawDB(t, dbURL)
+		s, _, err := newServer(t, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]string{}
+		for _, project := range []string{"project-a", "project-b"} {
+			r := httptest.NewRequest("POST", "/v1/secrets", strings.NewReader(`{"payload":"of `+project+`","payload_content_type":"text/plain"}`))
+			r.Header.Set("X-Project-Id", project)
+			r.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			s.Handler().ServeHTTP(w, r)
+			if w.Code != http.StatusCreated {
+				t.Fatalf("POST as %s: %d %s", project, w.Code, w.Body)
+			}
+			var out struct {
+				Ref string `json:"secret_ref"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
+				t.Fatal(err)
+			}
+			ids[project] = out.Ref[strings.LastIndex(out.Ref, "/")+1:]
+		}
+		_ = s.plugins.Close()
+		_ = s.db.Close()
+
+		var damaged string
+		if err := raw.QueryRow("SELECT k.id FROM kek_data k JOIN projects p ON p.id = k.project_id WHERE p.external_id = 'project-b'").
+			Scan(&damaged); err != nil {
+			t.Fatal(err)
+		}
+		execSQL(t, raw, "UPDATE kek_data SET plugin_meta = REPLACE(plugin_meta, '\"hmac\":\"', '\"hmac\":\"AAAA') WHERE id = '"+damaged+"'")
+		s, logs, err := newServer(t, cfg)
+		if err != nil {
+			t.Fatalf("one damaged row beside a sound one under the same keys must not stop the server: %v", err)
+		}
+		if !strings.Contains(logs, `"level":"ERROR","msg":"project KEKs are damaged`) || !strings.Contains(logs, `"kek_data_ids":"`+damaged+`"`) {
+			t.Fatalf("want the damaged row reported, got:\n%s", logs)
+		}
+		if w := serve(t, s.Handler(), "GET", "/v1/secrets/"+ids["project-a"]+"/payload", ""); w.Code != 200 || w.Body.String() != "of project-a" {
+			t.Fatalf("the sound project's secret: %d %q", w.Code, w.Body)
+		}
+		_ = s.plugins.Close()
+		_ = s.db.Close()
+
+		execSQL(t, raw, "UPDATE kek_data SET plugin_meta = REPLACE(plugin_meta, '\"hmac\":\"', '\"hmac\":\"AAAA') WHERE id <> '"+damaged+"'")
+		if _, _, err := newServer(t, cfg); err == nil || !strings.Contains(err.Error(), "the HSM does not unwrap 2 of 2 sampled") {
+			t.Fatalf("with every sampled row failing the start must be refused: %v", err)
+		}
+	})
+}

@@ -65,6 +65,15 @@ type KEKChecker interface {
 	CheckKEK(ctx context.Context, kek KEK) error
 }
 
+// MasterKeyNamer is implemented by plugins whose project KEK rows name the master keys that wrapped them
+// (p11_crypto's MKEK and HMAC labels). It lets the start-time check tell a damaged row from a wrong setting: a
+// row that fails where another row naming the same master keys passes is damaged on its own, since the keys and
+// the way they are used evidently work.
+type MasterKeyNamer interface {
+	// MasterKeysOf names the master keys of the row; ok is false when the row names none it can read.
+	MasterKeysOf(kek KEK) (name string, ok bool)
+}
+
 // Pinger is implemented by plugins whose backend can be down (an HSM): readiness asks it.
 type Pinger interface {
 	Ping(ctx context.Context) error

@@ -46,10 +46,11 @@ type Plugin struct {
 const maxDecoded = 8192
 
 var (
-	_ crypto.Plugin     = (*Plugin)(nil)
-	_ crypto.Generator  = (*Plugin)(nil)
-	_ crypto.KEKChecker = (*Plugin)(nil)
-	_ crypto.Pinger     = (*Plugin)(nil)
+	_ crypto.Plugin         = (*Plugin)(nil)
+	_ crypto.Generator      = (*Plugin)(nil)
+	_ crypto.KEKChecker     = (*Plugin)(nil)
+	_ crypto.MasterKeyNamer = (*Plugin)(nil)
+	_ crypto.Pinger         = (*Plugin)(nil)
 )
 
 // New returns the plugin over an open module; settings name the master keys new pKEKs go under and the
@@ -183,6 +184,15 @@ func (p *Plugin) CheckKEK(ctx context.Context, kek crypto.KEK) error {
 			classify(err))
 	}
 	return nil
+}
+
+// MasterKeysOf implements crypto.MasterKeyNamer with the MKEK and HMAC labels the row records.
+func (p *Plugin) MasterKeysOf(kek crypto.KEK) (string, bool) {
+	w, err := p.wrapped(kek)
+	if err != nil {
+		return "", false
+	}
+	return w.MKEKLabel + "/" + w.HMACLabel, true
 }
 
 // Ping implements crypto.Pinger: the token answers on a session. Every session busy past the wait counts as
