@@ -20,9 +20,24 @@
 #
 # Needs a running cluster (make cluster-up) and root. With CI=true a missing cluster fails the run.
 # KM_E2E_KEEP=true keeps the namespace and databases for a look afterwards.
-set -euo pipefail
+set -Eeuo pipefail
 # shellcheck source=hack/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# A failure is told again after the dump of the cluster's state, in a few lines: the step, the last warning
+# and the command that failed. CI shows only the end of a run's output, and the dump is long. With
+# KM_E2E_FAILURE_FILE set (hack/test-cluster.sh sets it) the same lines go there, for its caller to repeat
+# after the cluster's teardown.
+STEP="" LAST_WARN="" FAILED_AT=""
+log() {
+	STEP="$*"
+	printf '==> %s\n' "$*" >&2
+}
+warn() {
+	LAST_WARN="$*"
+	printf '!!! %s\n' "$*" >&2
+}
+trap 'FAILED_AT="line ${LINENO}: ${BASH_COMMAND}"' ERR
 
 NODE_IP=10.244.0.1
 BUNDLE_PORT=8443
@@ -54,15 +69,21 @@ cleanup() {
 		exit "$rc"
 	fi
 	if [[ $rc -ne 0 ]]; then
-		warn "e2e failed; state of ${NS} and the operator:"
+		printf "!!! e2e failed; state of %s and the operator:\n" "$NS" >&2
 		k -n "$NS" get keymanagers.keymanager.io,hsmbackend,keyrotation,deploy,sts,job,pod,pvc -o wide >&2 || true
 		k -n "$NS" get keymanagers.keymanager.io,hsmbackend,keyrotation -o yaml 2>/dev/null | sed -n '/^  status:/,/^- apiVersion/p' >&2 || true
 		for p in $(k -n "$NS" get pod -o name 2>/dev/null); do
 			k -n "$NS" describe "$p" 2>/dev/null | tail -n 12 >&2 || true
 			k -n "$NS" logs --all-containers --tail 20 "$p" >&2 || true
 		done
-		k -n keymanager-system logs deploy/keymanager-operator --tail 40 >&2 || true
-		k -n "$HELM_NS" logs deploy/km-keymanager-operator --tail 40 >&2 || true
+		# The leader's log: the other replica only waits for the lease.
+		operator_logs keymanager-system app.kubernetes.io/component=operator
+		operator_logs "$HELM_NS" app.kubernetes.io/instance=km
+		local summary
+		summary="$(printf 'e2e-cluster FAILED during: %s\n  last warning: %s\n  failed command: %s\n' \
+			"${STEP:-setup}" "${LAST_WARN:-none}" "${FAILED_AT:-none}")"
+		printf '\n%s\n' "$summary" >&2
+		if [[ -n "${KM_E2E_FAILURE_FILE:-}" ]]; then printf '%s\n' "$summary" >"$KM_E2E_FAILURE_FILE"; fi
 	fi
 	local pid
 	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -80,6 +101,19 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
+
+# operator_logs prints the end of the log of the operator pod holding the lease in namespace $1 (pods
+# selected by $2), or of every such pod when none is found to hold it; nothing if the namespace is gone.
+operator_logs() {
+	local ns=$1 selector=$2 holder p
+	k get namespace "$ns" >/dev/null 2>&1 || return 0
+	holder="$(k -n "$ns" get lease -o jsonpath='{.items[*].spec.holderIdentity}' 2>/dev/null || true)"
+	for p in $(k -n "$ns" get pod -l "$selector" -o name 2>/dev/null); do
+		[[ -z "$holder" || "$holder" == *"${p#pod/}"* ]] || continue
+		printf -- '--- %s/%s\n' "$ns" "$p" >&2
+		k -n "$ns" logs --tail 40 "$p" >&2 || true
+	done
+}
 
 # wait_for waits up to $1 seconds for the command after it to succeed.
 wait_for() {
@@ -355,7 +389,11 @@ budget_rollout() {
 	touch "$stop"
 	local load_rc=0
 	wait "$load_pid" || load_rc=$?
-	wait "$sample_pid"
+	if ! wait "$sample_pid"; then
+		tail -5 "${WORK}/sessions.log" >&2
+		warn "the session sampler failed"
+		return 1
+	fi
 	peak="$(head -1 "${WORK}/peak.out")"
 	cat "${WORK}/load.out" >&2
 	if ((load_rc != 0)); then

@@ -21,10 +21,16 @@ main() {
 	else
 		bash "${REPO_ROOT}/hack/cluster.sh" up
 	fi
-	bash "${REPO_ROOT}/hack/e2e-cluster.sh" || rc=$?
+	# The e2e names its failure in this file, told again below after the teardown's output: CI shows only
+	# the end of a run.
+	local failure
+	failure="$(mktemp)"
+	KM_E2E_FAILURE_FILE="$failure" bash "${REPO_ROOT}/hack/e2e-cluster.sh" || rc=$?
 	if [[ "$was_up" == false ]]; then
 		bash "${REPO_ROOT}/hack/cluster.sh" down || rc=1
 	fi
+	if [[ -s "$failure" ]]; then cat "$failure" >&2; fi
+	rm -f "$failure"
 	((rc == 0)) && ok "cluster e2e, with the cluster's start and teardown, in $((SECONDS - t0))s"
 	return "$rc"
 }
