@@ -52,9 +52,15 @@ const (
 	// envKeystonePass is the server's KEYMANAGER_KEYSTONE_PASSWORD.
 	envKeystonePass = "KEYMANAGER_KEYSTONE_PASSWORD" //nolint:gosec // the name of a variable, not a credential
 	serverName      = "server"
-	// preStopSeconds is how long a terminating server keeps serving before it shuts down.
+	// preStopSeconds is how long a terminating server keeps serving before it shuts down: kube-proxy takes it
+	// out of the Service's rules meanwhile.
 	preStopSeconds = 5
-	migrateName    = "migrate"
+	// minReadySeconds is how long a new server pod must have been ready before the rollout counts it available
+	// and stops the next old pod: kube-proxy adds it to the Service's rules meanwhile. Without it the last old
+	// pod of a rollout can start terminating before the new ones are routed to, and once its preStop pause is
+	// over, on a loaded node, the Service would have nobody behind it.
+	minReadySeconds = 5
+	migrateName     = "migrate"
 )
 
 // kmInputs is everything the KeyManager's objects are built from, gathered by the reconciler.
@@ -399,8 +405,9 @@ func buildDeployment(in kmInputs, hash string) *appsv1.Deployment {
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: km.Name, Namespace: km.Namespace, Labels: objectLabels(km.Name, serverName)},
 		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(ptr.Deref(km.Spec.Replicas, 2)),
-			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(km)},
+			Replicas:        ptr.To(ptr.Deref(km.Spec.Replicas, 2)),
+			Selector:        &metav1.LabelSelector{MatchLabels: selectorLabels(km)},
+			MinReadySeconds: minReadySeconds,
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
 				MaxSurge: ptr.To(intstr.FromInt32(1)), MaxUnavailable: ptr.To(intstr.FromInt32(0)),
 			}},
@@ -419,6 +426,7 @@ func buildStatefulSet(in kmInputs, hash string) *appsv1.StatefulSet {
 			Replicas:            ptr.To(ptr.Deref(km.Spec.Replicas, 2)),
 			Selector:            &metav1.LabelSelector{MatchLabels: selectorLabels(km)},
 			ServiceName:         km.Name,
+			MinReadySeconds:     minReadySeconds,
 			PodManagementPolicy: appsv1.ParallelPodManagement,
 			UpdateStrategy: appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType, RollingUpdate: &appsv1.RollingUpdateStatefulSetStrategy{
 				Partition: ptr.To[int32](0), MaxUnavailable: ptr.To(intstr.FromInt32(1)),
