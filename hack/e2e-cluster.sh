@@ -410,9 +410,12 @@ budget_rollout() {
 		return 1
 	fi
 	ok "rollout done (revision ${rs_before} → $(revision sts/kmh)); peak ${peak} sessions ≤ 6 granted"
-	# The new hostHref is in the answers: the config change reached the new pods.
-	bcli kmh e2e-cli secret list -f value -c 'Secret href' | head -1 | grep -q '^http://kmh.e2e.example/' ||
-		{ warn "kmh does not answer with the new hostHref"; return 1; }
+	# The new hostHref is in the answers: the config change reached the new pods. The list is read whole
+	# before it is looked at: `| head -1` could end the CLI with SIGPIPE, and pipefail would call that a failure.
+	local hrefs
+	hrefs="$(bcli kmh e2e-cli secret list -f value -c 'Secret href')"
+	[[ "${hrefs%%$'\n'*}" == http://kmh.e2e.example/* ]] ||
+		{ warn "kmh does not answer with the new hostHref: ${hrefs%%$'\n'*}"; return 1; }
 }
 
 # rotation: 1,000 secrets in 10 projects, a KeyRotation as YAML, the operator's pod deleted mid-way.
