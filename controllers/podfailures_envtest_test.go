@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -58,7 +59,7 @@ func (e *env) podStatus(pod *corev1.Pod, inits []corev1.ContainerStatus, contain
 
 // TestServerPodFailures plays the case seen on a real cluster: during a key rotation the restarted server of
 // a pkcs11 KeyManager refuses to start and crash-loops. The KeyManager is Degraded at once with the pod's own
-// words, and recovers once the pod does.
+// words, the rotation says what it waits for without failing, and both recover once the pod does.
 func TestServerPodFailures(t *testing.T) {
 	// The pods are read again every second rather than every 30: the test waits for the operator to notice
 	// a pod status it wrote, and nothing the operator watches changes meanwhile.
@@ -105,6 +106,15 @@ func TestServerPodFailures(t *testing.T) {
 	// Failing pods are not a finished rollout: the rollout still progresses (or not) by its own rules.
 	e.kmCondition(km, kmv1.ConditionProgressing, metav1.ConditionTrue, kmv1.ReasonRollingOut)
 	e.waitEvent(km, "Warning PodsFailing: Degraded is True (was False): "+want)
+	e.eventually("the rotation says why it waits", func() bool {
+		return e.get(kr) == nil && kr.Status.Message == "waiting for KeyManager kmh to roll out: "+want
+	})
+	if kr.Status.Phase != kmv1.PhaseRollingOut {
+		t.Fatalf("failing pods moved the rotation to %s; it must wait in RollingOut", kr.Status.Phase)
+	}
+	if c := findCondition(kr.Status.Conditions, kmv1.ConditionReady); c.Reason != kmv1.ReasonRotationInProgress || !strings.HasSuffix(c.Message, want) {
+		t.Errorf("rotation Ready %s %q", c.Reason, c.Message)
+	}
 
 	// Once the cause is fixed the pod runs and becomes ready: the KeyManager is no longer Degraded, and the
 	// rotation waits for the rest of the rollout in plain words.
@@ -112,6 +122,9 @@ func TestServerPodFailures(t *testing.T) {
 	e.kmCondition(km, kmv1.ConditionDegraded, metav1.ConditionFalse, kmv1.ReasonAsExpected)
 	e.kmCondition(km, kmv1.ConditionReady, metav1.ConditionFalse, kmv1.ReasonRollingOut)
 	e.waitEvent(km, "Normal AsExpected: Degraded is False (was True)")
+	e.eventually("the rotation waits without a cause", func() bool {
+		return e.get(kr) == nil && kr.Status.Message == "waiting for KeyManager kmh to roll out"
+	})
 
 	// A failing init container (the client copy) is reported the same way, and a deleted pod no longer is.
 	if err := e.c.Delete(e.t.Context(), crash); err != nil {
