@@ -32,6 +32,8 @@ type env struct {
 	t   *testing.T
 	c   client.Client
 	cfg *rest.Config
+	// opts configure the controllers of every manager restart starts.
+	opts Options
 	// stop stops the running manager; restart starts a fresh one, as an operator restart would.
 	stop func()
 }
@@ -39,6 +41,12 @@ type env struct {
 // startOperator starts envtest's kube-apiserver with the generated CRDs and a manager running every
 // controller, stopped when the test ends.
 func startOperator(t *testing.T) *env {
+	t.Helper()
+	return startOperatorWith(t, Options{})
+}
+
+// startOperatorWith is startOperator with the controllers configured by opts.
+func startOperatorWith(t *testing.T, opts Options) *env {
 	t.Helper()
 	// Controller logs would outlive the test's own output; the tests assert on status and Events instead.
 	ctrl.SetLogger(logr.Discard())
@@ -51,7 +59,7 @@ func startOperator(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, c: c, cfg: cfg}
+	e := &env{t: t, c: c, cfg: cfg, opts: opts}
 	e.restart()
 	t.Cleanup(func() { e.stop() })
 	return e
@@ -78,7 +86,7 @@ func (e *env) restart() {
 		e.t.Fatalf("creating manager: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := Setup(ctx, mgr, Options{}); err != nil {
+	if err := Setup(ctx, mgr, e.opts); err != nil {
 		cancel()
 		e.t.Fatal(err)
 	}

@@ -206,6 +206,9 @@ func hsmClientPod(b *kmv1.HSMBackend, s hsmSettings, installerImage string) hsmP
 			Name:            "hsm-client",
 			SecurityContext: containerSecurityContext(),
 			VolumeMounts:    []corev1.VolumeMount{{Name: "hsm-client", MountPath: clientStaging}},
+			// A failed install (bad checksum, refused credentials, no library in the bundle) or copy ends
+			// with its error in the log: its tail becomes the termination message the KeyManager reports.
+			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		}
 		if c.Image != nil {
 			// The client image brings its own cp; the trailing /. copies the directory's content.

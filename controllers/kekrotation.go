@@ -186,11 +186,11 @@ func (r *KeyRotationReconciler) rollOutKEK(ctx context.Context, kr *kmv1.KeyRota
 			continue // it moved to another Secret meanwhile
 		}
 		if km.Status.ObservedGeneration != km.Generation || km.Status.KEKSecretVersion != s.ResourceVersion {
-			status.Message = fmt.Sprintf("waiting for KeyManager %s to render the new KEK", name)
+			status.Message = waitingFor(km, "to render the new KEK")
 			return nil
 		}
 		if ok, err := r.keyManagerRolledOut(ctx, km); err != nil || !ok {
-			status.Message = fmt.Sprintf("waiting for KeyManager %s to roll out", name)
+			status.Message = waitingFor(km, "to roll out")
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,9 +35,20 @@ import (
 // ServiceAccount, and the KeyManager's share of its HSMBackend's connection budget.
 type KeyManagerReconciler struct {
 	client.Client
-	Scheme   *runtime.Scheme
-	Recorder recorder.EventRecorder
+	// APIReader reads what the operator does not cache: the server pods, while a rollout is not done, to say
+	// why they fail (serverPodFailures). Nil leaves pods unread.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  recorder.EventRecorder
+	// PodCheckInterval is how often the server pods are read again while a rollout is not done (zero:
+	// defaultPodCheckInterval).
+	PodCheckInterval time.Duration
 }
+
+// defaultPodCheckInterval is how often the server pods are read again while a rollout is not done: a
+// crash-looping pod changes nothing the operator watches (the workload's status stays as it is), so only a
+// requeue notices it. One uncached list per rolling KeyManager and interval.
+const defaultPodCheckInterval = 30 * time.Second
 
 // problem is a condition the user must fix (a missing reference, a failed Job): it is reported in status,
 // not returned as an error, because retrying does not help until something changes, and that change
@@ -80,11 +92,17 @@ func (r *KeyManagerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	status.ObservedGeneration = km.Generation
 
 	var res ctrl.Result
-	if c := findCondition(status.Conditions, kmv1.ConditionProgressing); usesStatefulSet(km) &&
-		c.Status == metav1.ConditionTrue && c.Reason == kmv1.ReasonRollingOut {
+	progressing := findCondition(status.Conditions, kmv1.ConditionProgressing)
+	rolling := progressing.Status == metav1.ConditionTrue && progressing.Reason == kmv1.ReasonRollingOut
+	if usesStatefulSet(km) && rolling {
 		// A StatefulSet has no progress deadline of its own, and a stuck rollout may change nothing that
 		// would reconcile again: look when this one would pass ours.
-		res.RequeueAfter = max(time.Until(c.LastTransitionTime.Add(statefulSetDeadline)), 0) + time.Second
+		res.RequeueAfter = max(time.Until(progressing.LastTransitionTime.Add(statefulSetDeadline)), 0) + time.Second
+	}
+	if r.APIReader != nil && (rolling || findCondition(status.Conditions, kmv1.ConditionDegraded).Reason == kmv1.ReasonPodsFailing) {
+		// Look at the pods again soon: one may start failing, or stop, without the workload's status changing.
+		every := cmp.Or(r.PodCheckInterval, defaultPodCheckInterval)
+		res.RequeueAfter = min(cmp.Or(res.RequeueAfter, every), every)
 	}
 	if !equality.Semantic.DeepEqual(&km.Status, status) {
 		before := km.Status.Conditions
@@ -217,6 +235,11 @@ func (r *KeyManagerReconciler) converge(ctx context.Context, km *kmv1.KeyManager
 		return migrationErr
 	}
 	status.Replicas, status.ReadyReplicas = ro.replicas, ro.ready
+	if !ro.done && r.APIReader != nil {
+		if ro.failing, err = serverPodFailures(ctx, r.APIReader, km.Namespace, ro.selector); err != nil {
+			return err
+		}
+	}
 	if err := setRolloutConditions(ro, conds, !migrated); err != nil {
 		return err
 	}

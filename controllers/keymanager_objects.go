@@ -386,6 +386,10 @@ func buildPodTemplate(in kmInputs, hash string) corev1.PodTemplateSpec {
 				Resources:       km.Spec.Resources,
 				SecurityContext: containerSecurityContext(),
 				VolumeMounts:    mounts,
+				// A server that refuses to start prints "ERROR: …" as its last words and exits 1: with the
+				// log's tail as its termination message, the container's status says why, and the operator
+				// reports it on the KeyManager (podfailures.go) without anyone reading the pod's log.
+				TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 			}},
 		},
 	}

@@ -270,17 +270,28 @@ func (r *KeyRotationReconciler) rollOut(ctx context.Context, kr *kmv1.KeyRotatio
 	for i := range kms {
 		km := &kms[i]
 		if km.Status.HSMKeys == nil || *km.Status.HSMKeys != want || km.Status.ObservedGeneration != km.Generation {
-			status.Message = fmt.Sprintf("waiting for KeyManager %s to switch to the new labels", km.Name)
+			status.Message = waitingFor(km, "to switch to the new labels")
 			return nil
 		}
 		if ok, err := r.keyManagerRolledOut(ctx, km); err != nil || !ok {
-			status.Message = fmt.Sprintf("waiting for KeyManager %s to roll out", km.Name)
+			status.Message = waitingFor(km, "to roll out")
 			return err
 		}
 	}
 	status.Phase = kmv1.PhaseRewrapping
 	status.Message = fmt.Sprintf("%d KeyManagers run with the new labels; rewrapping project keys", len(kms))
 	return nil
+}
+
+// waitingFor is the message of a rotation waiting for km to do what: with km's reason when it is Degraded (its
+// pods fail to start, say), so that `kubectl describe keyrotation` tells what holds the rotation. The rotation
+// does not fail for it: the rollout goes on once the cause is fixed, and RollingOut is the safe state to wait in.
+func waitingFor(km *kmv1.KeyManager, what string) string {
+	msg := fmt.Sprintf("waiting for KeyManager %s %s", km.Name, what)
+	if d := findCondition(km.Status.Conditions, kmv1.ConditionDegraded); d.Status == metav1.ConditionTrue && d.Message != "" {
+		msg += ": " + d.Message
+	}
+	return msg
 }
 
 // keyManagerRolledOut reports whether km's workload (its Deployment, or its StatefulSet with an HSM) runs, on

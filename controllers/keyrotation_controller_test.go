@@ -79,6 +79,20 @@ func (e *env) jobPod(job *batchv1.Job, exitCode int32, message string) {
 	}
 }
 
+// readyHSMKeyManager creates km, which uses backend b, and plays its migration, b's keys and its StatefulSet's
+// rollout to success; it returns the StatefulSet once km is Ready.
+func (e *env) readyHSMKeyManager(b *kmv1.HSMBackend, km *kmv1.KeyManager) *appsv1.StatefulSet {
+	e.t.Helper()
+	e.create(km)
+	e.finishJob(e.migrationJob(km), true, "")
+	e.keysReady(b)
+	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: km.Namespace, Name: km.Name}}
+	e.eventually("StatefulSet "+km.Name, func() bool { return e.get(sts) == nil })
+	e.rollOut(sts)
+	e.kmCondition(km, kmv1.ConditionReady, metav1.ConditionTrue, kmv1.ReasonAvailable)
+	return sts
+}
+
 func jobEnv(job *batchv1.Job) map[string]string {
 	env := map[string]string{}
 	for _, ev := range job.Spec.Template.Spec.Containers[0].Env {
@@ -99,13 +113,7 @@ func TestKeyRotation(t *testing.T) {
 	km := newKeyManager(ns, "kms", func(s *kmv1.KeyManagerSpec) {
 		s.Replicas, s.Workers, s.SecretStores = ptr.To[int32](1), ptr.To[int32](4), hsmStore("proteccio")
 	})
-	e.create(km)
-	e.finishJob(e.migrationJob(km), true, "")
-	e.keysReady(b)
-	dep := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "kms"}}
-	e.eventually("StatefulSet", func() bool { return e.get(dep) == nil })
-	e.rollOut(dep)
-	e.kmCondition(km, kmv1.ConditionReady, metav1.ConditionTrue, kmv1.ReasonAvailable)
+	dep := e.readyHSMKeyManager(b, km)
 
 	first := &kmv1.KeyRotation{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "first"},
 		Spec: kmv1.KeyRotationSpec{HSMBackendRef: &kmv1.LocalRef{Name: "proteccio"}}}

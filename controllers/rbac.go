@@ -6,7 +6,9 @@ package controllers
 // Secrets are read (their versions roll pods; their content is never copied), and updated for one purpose
 // only: a simpleCrypto KeyRotation writes its new KEK into the KEK Secret it rotates, before the old KEKs —
 // no create, patch or delete, and no other Secret is written. Pods are only listed, uncached and never
-// watched, to read the counts a rewrap Job left in its termination message. The CRs' spec is never written.
+// watched, by namespace and label selector: to read the counts a rewrap Job left in its termination message,
+// and, while a KeyManager's rollout is not done, to say why its server pods fail. The CRs' spec is never
+// written.
 //
 // +kubebuilder:rbac:groups=keymanager.io,resources=keymanagers;hsmbackends;keyrotations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=keymanager.io,resources=keymanagers/status;hsmbackends/status;keyrotations/status,verbs=get;update;patch

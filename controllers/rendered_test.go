@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -24,6 +25,7 @@ import (
 
 	kmv1 "github.com/keymanager-io/keymanager/api/v1alpha1"
 	"github.com/keymanager-io/keymanager/internal/testbed"
+	"github.com/keymanager-io/keymanager/server/crypto/simplecrypto"
 )
 
 // Pods do not run on envtest, so these tests run what the controller rendered: the container's args and
@@ -265,6 +267,48 @@ func TestRenderedPodsRun(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Errorf("storing a secret answered %d\n%s", resp.StatusCode, logs())
 	}
+
+	t.Run("a server that refuses to start says why in its termination message", func(t *testing.T) {
+		// Another KEK in the mounted file: the project KEK stored above no longer unwraps.
+		other, err := simplecrypto.GenerateKEK()
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(run.root, kekFile)
+		if err := os.Chmod(path, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(other.Encode()+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, 0o400); err != nil {
+			t.Fatal(err)
+		}
+		out, err := run.command(t.Context(), bin).CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			t.Fatalf("the server did not refuse to start: %v\n%s", err, out)
+		}
+		// The container's status as the kubelet writes it under FallbackToLogsOnError: the log's last 80
+		// lines, at most 2048 bytes of them (kubelet's MaxContainerTerminationMessageLogLines and …Length).
+		lines := strings.SplitAfter(string(out), "\n")
+		tail := strings.Join(lines[max(len(lines)-80, 0):], "")
+		tail = tail[max(len(tail)-2048, 0):]
+		status := corev1.ContainerStatus{Name: serverName, RestartCount: 1,
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+				ExitCode: int32(exit.ExitCode()), Reason: "Error", Message: tail, //nolint:gosec // an exit status
+			}}}
+		msg := podFailureMessage([]corev1.Pod{{ObjectMeta: metav1.ObjectMeta{Name: "kms-0"},
+			Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{status}}}})
+		want := "pod kms-0: container server CrashLoopBackOff (1 restart, last exit 1): ERROR: the configured Software Only Crypto KEKs do not unwrap 1 of 1 sampled project KEKs"
+		if !strings.HasPrefix(msg, want) {
+			t.Errorf("message %q\nwant it to begin with %q; the server's output:\n%s", msg, want, out)
+		}
+		if strings.Contains(msg, other.Encode()) || strings.Contains(msg, testKEK) {
+			t.Error("the message quotes a KEK")
+		}
+	})
 
 	t.Run("with Keystone auth", func(t *testing.T) {
 		ks := testbed.StartKeystone(t)

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -28,6 +29,9 @@ type Options struct {
 	// JobImage runs the HSM Jobs (ensure-keys, rotation, rewrap); empty means the image of a KeyManager
 	// that uses the backend.
 	JobImage string
+	// PodCheckInterval is how often the server pods of a KeyManager whose rollout is not done are read again,
+	// to say why they fail; zero means 30 s.
+	PodCheckInterval time.Duration
 }
 
 // Setup registers the field indexes and the reconcilers of every keymanager.io kind with mgr.
@@ -36,7 +40,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("adding field indexes: %w", err)
 	}
 	rec := mgr.GetEventRecorder(managedBy)
-	if err := (&KeyManagerReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: rec}).SetupWithManager(mgr); err != nil {
+	if err := (&KeyManagerReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: rec,
+		PodCheckInterval: opts.PodCheckInterval}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the KeyManager controller: %w", err)
 	}
 	if err := (&HSMBackendReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: rec, JobImage: opts.JobImage}).SetupWithManager(mgr); err != nil {

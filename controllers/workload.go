@@ -35,6 +35,10 @@ type rollout struct {
 	done bool
 	// progress says why not done; stalled, when set, why the rollout is stuck.
 	progress, stalled string
+	// selector selects the workload's pods.
+	selector *metav1.LabelSelector
+	// failing, when set, says which pod fails and why (podFailureMessage); read only while not done.
+	failing string
 }
 
 // workloadKinds are the two kinds a KeyManager's pods run under; the first is the one it uses now.
@@ -75,7 +79,7 @@ func kindOf(obj client.Object) string {
 func deploymentRollout(dep *appsv1.Deployment) rollout {
 	st := dep.Status
 	r := rollout{kind: "Deployment", found: true, want: ptr.Deref(dep.Spec.Replicas, 1), replicas: st.Replicas, ready: st.ReadyReplicas,
-		templateHash: dep.Spec.Template.Annotations[annotationConfigHash]}
+		templateHash: dep.Spec.Template.Annotations[annotationConfigHash], selector: dep.Spec.Selector}
 	for _, c := range st.Conditions {
 		switch {
 		case c.Type == appsv1.DeploymentAvailable:
@@ -105,7 +109,7 @@ func deploymentRollout(dep *appsv1.Deployment) rollout {
 func statefulSetRollout(sts *appsv1.StatefulSet, progressingSince *metav1.Time, now time.Time) rollout {
 	st := sts.Status
 	r := rollout{kind: "StatefulSet", found: true, want: ptr.Deref(sts.Spec.Replicas, 1), replicas: st.Replicas, ready: st.ReadyReplicas,
-		templateHash: sts.Spec.Template.Annotations[annotationConfigHash]}
+		templateHash: sts.Spec.Template.Annotations[annotationConfigHash], selector: sts.Spec.Selector}
 	// One pod at a time is replaced: the others must serve.
 	r.available = st.AvailableReplicas >= max(r.want-1, min(r.want, 1))
 	switch {
@@ -126,7 +130,9 @@ func statefulSetRollout(sts *appsv1.StatefulSet, progressingSince *metav1.Time, 
 	return r
 }
 
-// setRolloutConditions sets Available, Progressing and Degraded from the workload's rollout.
+// setRolloutConditions sets Available, Progressing and Degraded from the workload's rollout. Failing pods make
+// the KeyManager Degraded at once, with the reason in the pods' status; a rollout that is merely slow becomes
+// Degraded only past its progress deadline.
 func setRolloutConditions(r rollout, conds conditionSet, migrationPending bool) error {
 	msg := fmt.Sprintf("%d/%d replicas ready", r.ready, r.want)
 	if r.available {
@@ -134,8 +140,15 @@ func setRolloutConditions(r rollout, conds conditionSet, migrationPending bool) 
 	} else {
 		conds.set(kmv1.ConditionAvailable, metav1.ConditionFalse, kmv1.ReasonUnavailable, msg)
 	}
+	var failing error
+	if r.failing != "" {
+		failing = &problem{reason: kmv1.ReasonPodsFailing, message: r.failing}
+	}
 	if r.stalled != "" {
 		conds.set(kmv1.ConditionProgressing, metav1.ConditionFalse, kmv1.ReasonProgressDeadline, r.stalled)
+		if failing != nil {
+			return failing
+		}
 		return &problem{reason: kmv1.ReasonProgressDeadline, message: "rollout stalled: " + r.stalled}
 	}
 	switch {
@@ -145,6 +158,9 @@ func setRolloutConditions(r rollout, conds conditionSet, migrationPending bool) 
 		conds.set(kmv1.ConditionProgressing, metav1.ConditionTrue, kmv1.ReasonRollingOut, r.progress)
 	default:
 		conds.set(kmv1.ConditionProgressing, metav1.ConditionFalse, kmv1.ReasonRolledOut, "every replica runs the current template")
+	}
+	if failing != nil {
+		return failing
 	}
 	conds.set(kmv1.ConditionDegraded, metav1.ConditionFalse, kmv1.ReasonAsExpected, "")
 	return nil

@@ -17,8 +17,9 @@ const (
 	ConditionProgressing = "Progressing"
 
 	// ConditionDegraded (KeyManager) is True when something needs a person: a referenced object is missing,
-	// the migration Job failed, or the Deployment's rollout exceeded its progress deadline. Cleared when the
-	// cause is gone.
+	// the migration Job failed, a server pod fails to start (reason PodsFailing, with the pod, the container
+	// and the last line of its log), or the rollout exceeded its progress deadline. Cleared when the cause is
+	// gone.
 	ConditionDegraded = "Degraded"
 
 	// ConditionDatabaseMigrated (KeyManager) is True once `keymanager manage db upgrade` succeeded for the
@@ -67,4 +68,7 @@ const (
 	ReasonRotationSucceeded  = "RotationSucceeded"
 	ReasonRotationFailed     = "RotationFailed"
 	ReasonBudgetExhausted    = "BudgetExhausted"
+	// ReasonPodsFailing (KeyManager Degraded and Ready): a server pod's container or init container
+	// crash-loops, cannot pull its image, cannot be created, or an init container exited with an error.
+	ReasonPodsFailing = "PodsFailing"
 )
