@@ -3,6 +3,8 @@
 # and the operator from config/ with the locally built image, then
 #   - a KeyManager with a simple_crypto store on MariaDB: Available with its probes, non-root, a read-only
 #     root filesystem and the KEK mounted 0400; the barbican CLI stores and reads through its Service;
+#   - a KeyManager on the same database with a wrong KEK: its server refuses to start, and the KeyManager is
+#     Degraded (PodsFailing) with the server's error line, at once;
 #   - an HSMBackend of vendor softhsm whose token lives on a claim every pod shares, its client (a tarball of
 #     libsofthsm2.so) served over HTTPS with basic auth and a private CA, checked by sha256 and installed by
 #     the init containers; the ensure-keys Job creates the master keys;
@@ -247,6 +249,56 @@ YAML
 	cli_roundtrip kms 'stored through the Service'
 	"${E2E}/secrets.py" store "$(service_url kms)" 50 5 "${WORK}/simple.secrets.more" >/dev/null
 	ok "barbican CLI: secret store and get through Service kms ($(service_url kms))"
+}
+
+# degraded_by succeeds when KeyManager $1 is Degraded for reason $2.
+degraded_by() {
+	[[ "$(jp "keymanagers.keymanager.io/$1" '{.status.conditions[?(@.type=="Degraded")].status}')" == True &&
+		"$(jp "keymanagers.keymanager.io/$1" '{.status.conditions[?(@.type=="Degraded")].reason}')" == "$2" ]]
+}
+
+# failing_pods starts a KeyManager on kms's database with a KEK that wrapped none of its project keys: the server
+# refuses to start and crash-loops, and the KeyManager must say why at once (Degraded, PodsFailing, the server's
+# own error line from its termination message) — without the KEK. Then it is deleted.
+failing_pods() {
+	local ref=$1 t0=$SECONDS bad
+	log "KeyManager ${NS}/kmbad on kms's database with a wrong KEK: its pods fail, and it says why"
+	bad="$(head -c32 /dev/urandom | base64 | tr '+/' '-_')"
+	k -n "$NS" create secret generic kmbad-kek --from-literal=kek="$bad" >/dev/null
+	k -n "$NS" apply -f - >/dev/null <<YAML
+apiVersion: keymanager.io/v1alpha1
+kind: KeyManager
+metadata:
+  name: kmbad
+spec:
+  image: ${ref}
+  imagePullPolicy: IfNotPresent
+  replicas: 1
+  database:
+    host: ${NODE_IP}
+    name: ${DB}
+    credentialsSecretRef:
+      name: kms-db
+  secretStores:
+  - name: simple
+    simpleCrypto:
+      kekSecretRef:
+        name: kmbad-kek
+        key: kek
+YAML
+	wait_for 180 degraded_by kmbad PodsFailing ||
+		{ warn "kmbad never became Degraded (PodsFailing): $(jp keymanagers.keymanager.io/kmbad '{.status.conditions}')"; return 1; }
+	local msg
+	msg="$(jp keymanagers.keymanager.io/kmbad '{.status.conditions[?(@.type=="Degraded")].message}')"
+	grep -q 'ERROR: the configured Software Only Crypto KEKs do not unwrap' <<<"$msg" ||
+		{ warn "kmbad is Degraded without the server's reason: ${msg}"; return 1; }
+	if [[ "$msg" == *"$bad"* ]]; then
+		warn "kmbad's Degraded message carries its KEK"
+		return 1
+	fi
+	ok "kmbad Degraded (PodsFailing) in $((SECONDS - t0))s: ${msg:0:160}…"
+	k -n "$NS" delete keymanagers.keymanager.io kmbad --wait=true --timeout=120s >/dev/null
+	k -n "$NS" delete secret kmbad-kek >/dev/null
 }
 
 # softhsm_backend: the shared token, the client bundle over HTTPS, the HSMBackend and its keys Job.
@@ -569,6 +621,7 @@ main() {
 	ref="$(bash "${REPO_ROOT}/hack/image.sh")"
 	setup_operator "$ref"
 	simple_crypto "$ref"
+	failing_pods "$ref"
 	softhsm_backend
 	pkcs11 "$ref"
 	budget_rollout
