@@ -199,20 +199,18 @@ setup_operator() {
 	k -n "$NS" create secret generic kms-db --from-literal=username=keymanager --from-literal=password=keymanager >/dev/null
 }
 
-# simple_crypto: a KeyManager with a simple_crypto store, its pods' security settings, the barbican CLI.
-simple_crypto() {
-	local ref=$1 t0=$SECONDS
-	log "KeyManager ${NS}/kms, simple_crypto"
-	k -n "$NS" create secret generic kms-kek --from-literal=kek="$(head -c32 /dev/urandom | base64 | tr '+/' '-_')" >/dev/null
+# simple_keymanager applies KeyManager $1 (image $2, $3 replicas) on the database ${DB}, with a simple_crypto
+# store whose KEK is key "kek" of Secret $1-kek.
+simple_keymanager() {
 	k -n "$NS" apply -f - >/dev/null <<YAML
 apiVersion: keymanager.io/v1alpha1
 kind: KeyManager
 metadata:
-  name: kms
+  name: $1
 spec:
-  image: ${ref}
+  image: $2
   imagePullPolicy: IfNotPresent
-  replicas: 2
+  replicas: $3
   database:
     host: ${NODE_IP}
     name: ${DB}
@@ -222,9 +220,17 @@ spec:
   - name: simple
     simpleCrypto:
       kekSecretRef:
-        name: kms-kek
+        name: $1-kek
         key: kek
 YAML
+}
+
+# simple_crypto: a KeyManager with a simple_crypto store, its pods' security settings, the barbican CLI.
+simple_crypto() {
+	local ref=$1 t0=$SECONDS
+	log "KeyManager ${NS}/kms, simple_crypto"
+	k -n "$NS" create secret generic kms-kek --from-literal=kek="$(head -c32 /dev/urandom | base64 | tr '+/' '-_')" >/dev/null
+	simple_keymanager kms "$ref" 2
 	wait_for 180 k -n "$NS" get deploy kms
 	k -n "$NS" wait deploy/kms --for=condition=Available --timeout=180s >/dev/null
 	k -n "$NS" wait keymanagers.keymanager.io/kms --for=condition=Ready --timeout=120s >/dev/null
@@ -265,27 +271,7 @@ failing_pods() {
 	log "KeyManager ${NS}/kmbad on kms's database with a wrong KEK: its pods fail, and it says why"
 	bad="$(head -c32 /dev/urandom | base64 | tr '+/' '-_')"
 	k -n "$NS" create secret generic kmbad-kek --from-literal=kek="$bad" >/dev/null
-	k -n "$NS" apply -f - >/dev/null <<YAML
-apiVersion: keymanager.io/v1alpha1
-kind: KeyManager
-metadata:
-  name: kmbad
-spec:
-  image: ${ref}
-  imagePullPolicy: IfNotPresent
-  replicas: 1
-  database:
-    host: ${NODE_IP}
-    name: ${DB}
-    credentialsSecretRef:
-      name: kms-db
-  secretStores:
-  - name: simple
-    simpleCrypto:
-      kekSecretRef:
-        name: kmbad-kek
-        key: kek
-YAML
+	simple_keymanager kmbad "$ref" 1
 	wait_for 180 degraded_by kmbad PodsFailing ||
 		{ warn "kmbad never became Degraded (PodsFailing): $(jp keymanagers.keymanager.io/kmbad '{.status.conditions}')"; return 1; }
 	local msg
