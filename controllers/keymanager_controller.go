@@ -101,8 +101,9 @@ func (r *KeyManagerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	if r.APIReader != nil && (rolling || findCondition(status.Conditions, kmv1.ConditionDegraded).Reason == kmv1.ReasonPodsFailing) {
 		// Look at the pods again soon: one may start failing, or stop, without the workload's status changing.
-		every := cmp.Or(r.PodCheckInterval, defaultPodCheckInterval)
-		res.RequeueAfter = min(cmp.Or(res.RequeueAfter, every), every)
+		if every := cmp.Or(r.PodCheckInterval, defaultPodCheckInterval); res.RequeueAfter == 0 || res.RequeueAfter > every {
+			res.RequeueAfter = every
+		}
 	}
 	if !equality.Semantic.DeepEqual(&km.Status, status) {
 		before := km.Status.Conditions

@@ -192,7 +192,7 @@ func checkKEKs(ctx context.Context, db *store.DB, plugin crypto.Plugin, log *slo
 			"the rows' plugin_meta from a backup", slog.String("plugin", plugin.Name()),
 			slog.String("kek_data_ids", strings.Join(damaged, ", ")), slog.Int("sampled", len(sample)))
 	}
-	if len(sample) > len(damaged) {
+	if len(sample) > 0 {
 		log.Info("the configured KEKs unwrap the sampled project KEKs", slog.String("plugin", plugin.Name()),
 			slog.Int("sampled", len(sample)), slog.Int("damaged", len(damaged)))
 	}
